@@ -1,0 +1,29 @@
+"""A tiny DCGAN for tests and smoke runs: 32x32 images, narrow networks, a few steps.
+
+    python -m gan.main --config=configs/tiny.py --workdir=/tmp/gan_tiny
+
+Trains on the 512-image `tiny` variant of the embedded dataset in well under a minute on CPU.
+"""
+
+import ml_collections
+
+from configs import dcgan
+
+
+def get_config() -> ml_collections.ConfigDict:
+    """The DCGAN recipe shrunk until a train step takes milliseconds."""
+    config = dcgan.get_config()
+    config.dataset = "procedural_shapes/tiny"
+    config.image_size = 32
+    config.latent_dim = 16
+    config.ngf = 8
+    config.ndf = 8
+    config.batch_size = 8
+    config.shuffle_buffer_size = 512
+    config.num_epochs = 1
+    config.num_train_steps = 6
+    config.log_every_steps = 2
+    config.sample_every_steps = 3
+    config.checkpoint_every_steps = 3
+    config.keep_checkpoints = 2
+    return config

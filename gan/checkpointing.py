@@ -1,0 +1,94 @@
+"""Atomic, resumable checkpoints of the train state with Orbax, guarded against config mix-ups.
+
+Each checkpoint holds two items: `state` (every array of the `TrainState`) and `meta` (JSON:
+the config values the state depends on and the data position). Orbax writes a step into a
+temporary directory and renames it when complete, so a run killed at any moment, even by
+`kill -9`, leaves only whole checkpoints; the next start resumes from the newest.
+"""
+
+import dataclasses
+import pathlib
+
+import jax
+import orbax.checkpoint as ocp
+
+from gan.errors import UserError
+
+# Config keys that fix the shapes of the state or the order of the data: a checkpoint only
+# resumes under the same values. Schedule keys (num_epochs, learning_rate, ...) may change.
+COMPATIBILITY_KEYS = (
+    "dataset",
+    "image_size",
+    "num_channels",
+    "latent_dim",
+    "ngf",
+    "ndf",
+    "batch_size",
+    "seed",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataPosition:
+    """Where in the data stream a step stands: `batch` batches into epoch `epoch`."""
+
+    epoch: int
+    batch: int
+
+
+def create_manager(workdir: pathlib.Path, config) -> ocp.CheckpointManager:
+    """A manager under WORKDIR/checkpoints that keeps the last `config.keep_checkpoints`."""
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=config.keep_checkpoints, create=True, cleanup_tmp_directories=True
+    )
+    return ocp.CheckpointManager(
+        (workdir / "checkpoints").absolute(), options=options, item_names=("state", "meta")
+    )
+
+
+def compatibility_fingerprint(config) -> dict:
+    """The config values a checkpoint must share with the run that restores it."""
+    return {key: config[key] for key in COMPATIBILITY_KEYS}
+
+
+def save(manager: ocp.CheckpointManager, state, config, position: DataPosition) -> None:
+    """Starts an asynchronous, atomic save of `state` at its step."""
+    step = int(jax.device_get(state.step))
+    meta = {
+        "config": compatibility_fingerprint(config),
+        "data_position": dataclasses.asdict(position),
+    }
+    manager.save(
+        step,
+        args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+    )
+
+
+def check_compatible(manager: ocp.CheckpointManager, config, step: int) -> None:
+    """Refuses to resume from a checkpoint written under different shape or data settings.
+
+    Raises:
+      UserError: naming every key whose value differs, before anything is overwritten.
+    """
+    meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+    saved, current = meta["config"], compatibility_fingerprint(config)
+    differences = [
+        f"{key}={saved.get(key)!r} in the checkpoint but {current[key]!r} now"
+        for key in COMPATIBILITY_KEYS
+        if saved.get(key) != current[key]
+    ]
+    if differences:
+        raise UserError(
+            f"The checkpoint at step {step} in {manager.directory} was written by an "
+            f"incompatible config: {'; '.join(differences)}. These settings fix the model's "
+            "shapes or the data order, so the run cannot resume from it. Use a new --workdir "
+            "for the new config, or rerun with the checkpoint's values; nothing was changed."
+        )
+
+
+def restore(manager: ocp.CheckpointManager, abstract_state, step: int):
+    """Restores the state saved at `step` onto the shardings given in `abstract_state`."""
+    restored = manager.restore(
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state))
+    )
+    return restored.state

@@ -1,0 +1,153 @@
+"""The training trace: a console table, `trace.csv` and TensorBoard scalars, from one source.
+
+Step metrics stay on the device until a report is due, so logging never makes the host wait
+for a step: the only synchronisation is one transfer per report. A report averages the
+metrics of every step since the previous one and refuses non-finite values.
+"""
+
+import csv
+import math
+import pathlib
+import time
+
+import jax
+import numpy as np
+
+from gan.errors import UserError
+
+# (metric key, console header, console format) in display order.
+METRIC_COLUMNS = (
+    ("d_loss", "d_loss", "{:8.4f}"),
+    ("g_loss", "g_loss", "{:8.4f}"),
+    ("d_acc_real", "acc_real", "{:8.3f}"),
+    ("d_acc_fake", "acc_fake", "{:8.3f}"),
+    ("d_real", "D(x)", "{:7.3f}"),
+    ("d_fake", "D(G(z))", "{:7.3f}"),
+    ("g_grad_norm", "|grad G|", "{:8.3f}"),
+    ("d_grad_norm", "|grad D|", "{:8.3f}"),
+)
+CSV_FIELDS = ("epoch", "step", "epoch_end") + tuple(k for k, _, _ in METRIC_COLUMNS) + (
+    "img_per_s",
+    "elapsed_s",
+)
+
+
+class TrainingDiverged(UserError):
+    """A loss or gradient norm became NaN or infinite."""
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as H:MM:SS; '-' when unknown."""
+    if not math.isfinite(seconds):
+        return "-"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
+class TrainingTrace:
+    """Collects per-step metrics and reports them as table rows, CSV rows and scalars.
+
+    Args:
+      writer: a `clu.metric_writers` writer (TensorBoard on process 0).
+      workdir: where `trace.csv` is appended.
+      num_steps: the step the run ends at, for the ETA.
+      steps_per_epoch: steps in one pass over the data.
+      batch_size: global images per step.
+      start_step: the step training starts (or resumes) from.
+      is_chief: whether this process prints and writes files.
+    """
+
+    def __init__(self, writer, workdir: pathlib.Path, num_steps: int, steps_per_epoch: int,
+                 batch_size: int, start_step: int, is_chief: bool):
+        self._writer = writer
+        self._csv_path = workdir / "trace.csv"
+        self._num_steps = num_steps
+        self._steps_per_epoch = steps_per_epoch
+        self._batch_size = batch_size
+        self._is_chief = is_chief
+        self._pending: list[dict] = []
+        self._last_step = start_step
+        self._start_time = self._last_time = time.perf_counter()
+        self._rows_printed = 0
+        if is_chief:
+            _truncate_csv(self._csv_path, after_step=start_step)
+
+    def record(self, metrics: dict[str, jax.Array]) -> None:
+        """Keeps one step's metrics (device arrays; no host synchronisation)."""
+        self._pending.append(metrics)
+
+    def restart_clock(self, step: int) -> None:
+        """Measures throughput from `step` on, e.g. once the first step has compiled."""
+        self._last_step, self._last_time = step, time.perf_counter()
+
+    def report(self, step: int) -> dict[str, float]:
+        """Averages the metrics since the last report and writes one row everywhere.
+
+        Raises:
+          TrainingDiverged: a metric in the window is NaN or infinite.
+        """
+        if not self._pending:
+            return {}
+        window = jax.device_get(self._pending)
+        self._pending = []
+        means = {key: float(np.mean([m[key] for m in window])) for key in window[0]}
+        bad = sorted(k for k, v in means.items() if not math.isfinite(v))
+        if bad:
+            raise TrainingDiverged(
+                f"Training diverged: {', '.join(bad)} became NaN or infinite between steps "
+                f"{self._last_step + 1} and {step}. The last good checkpoint is kept in the "
+                "workdir's checkpoints/ directory; lower --config.learning_rate (or change the "
+                "seed) and rerun the same command to resume from it."
+            )
+        now = time.perf_counter()
+        means["img_per_s"] = (step - self._last_step) * self._batch_size / (now - self._last_time)
+        self._last_step, self._last_time = step, now
+        epoch_end = step % self._steps_per_epoch == 0
+        epoch = (step - 1) // self._steps_per_epoch + 1
+        self._writer.write_scalars(
+            step, {f"train/{k}": v for k, v in means.items()} | {"train/epoch": step / self._steps_per_epoch}
+        )
+        if self._is_chief:
+            self._print_row(epoch, step, epoch_end, means, now - self._start_time)
+            self._append_csv(epoch, step, epoch_end, means, now - self._start_time)
+        return means
+
+    def _print_row(self, epoch: int, step: int, epoch_end: bool, means: dict, elapsed: float):
+        if self._rows_printed % 25 == 0:
+            header = [f"{'epoch':>5}", f"{'progress':>9}", f"{'step':>8}"]
+            header += [f"{title:>{len(fmt.format(0.0))}}" for _, title, fmt in METRIC_COLUMNS]
+            header += [f"{'img/s':>7}", f"{'elapsed':>9}", f"{'ETA':>9}"]
+            print("  ".join(header), flush=True)
+        done = step - (epoch - 1) * self._steps_per_epoch
+        progress = "done" if epoch_end else f"{100.0 * done / self._steps_per_epoch:.1f}%"
+        eta = (self._num_steps - step) * self._batch_size / max(means["img_per_s"], 1e-9)
+        row = [f"{epoch:>5}", f"{progress:>9}", f"{step:>8}"]
+        row += [fmt.format(means[key]) for key, _, fmt in METRIC_COLUMNS]
+        row += [
+            f"{means['img_per_s']:>7.1f}",
+            f"{format_duration(elapsed):>9}",
+            f"{format_duration(eta):>9}",
+        ]
+        print("  ".join(row), flush=True)
+        self._rows_printed += 1
+
+    def _append_csv(self, epoch: int, step: int, epoch_end: bool, means: dict, elapsed: float):
+        new_file = not self._csv_path.exists()
+        with self._csv_path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            if new_file:
+                writer.writeheader()
+            row = {"epoch": epoch, "step": step, "epoch_end": int(epoch_end), "elapsed_s": elapsed}
+            writer.writerow(row | {k: means[k] for k in CSV_FIELDS if k in means})
+
+
+def _truncate_csv(path: pathlib.Path, after_step: int) -> None:
+    """Drops rows past the resume step, left by a run killed after its last checkpoint."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        rows = [row for row in csv.DictReader(f) if int(row["step"]) <= after_step]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)

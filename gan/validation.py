@@ -1,0 +1,70 @@
+"""Checks of a config and a workdir before anything runs, each failure one clear paragraph."""
+
+import os
+import pathlib
+import tempfile
+
+import jax
+
+from gan.errors import UserError
+
+SUPPORTED_IMAGE_SIZES = (32, 64, 128)
+SUPPORTED_CHANNELS = (1, 3)
+POSITIVE_INT_KEYS = (
+    "latent_dim",
+    "ngf",
+    "ndf",
+    "batch_size",
+    "shuffle_buffer_size",
+    "log_every_steps",
+    "sample_every_steps",
+    "checkpoint_every_steps",
+    "keep_checkpoints",
+)
+
+
+def _fail(key: str, value, requirement: str):
+    raise UserError(
+        f"Unsupported config value {key}={value!r}: {requirement}. Fix it in the config file "
+        f"or override it with --config.{key}=VALUE."
+    )
+
+
+def validate_config(config) -> None:
+    """Raises `UserError` for the first config value the model or the devices cannot use."""
+    if config.image_size not in SUPPORTED_IMAGE_SIZES:
+        _fail("image_size", config.image_size, f"DCGAN stages need one of {SUPPORTED_IMAGE_SIZES}")
+    if config.num_channels not in SUPPORTED_CHANNELS:
+        _fail("num_channels", config.num_channels, "use 1 (grayscale) or 3 (RGB)")
+    for key in POSITIVE_INT_KEYS:
+        if not isinstance(config[key], int) or config[key] <= 0:
+            _fail(key, config[key], "it must be a positive integer")
+    if config.batch_size % jax.device_count():
+        _fail(
+            "batch_size",
+            config.batch_size,
+            f"the global batch is split evenly over the {jax.device_count()} devices, so it "
+            f"must be a multiple of {jax.device_count()}",
+        )
+    if config.num_train_steps <= 0 and config.num_epochs <= 0:
+        _fail("num_epochs", config.num_epochs, "train for num_epochs > 0 or num_train_steps > 0")
+    if not config.learning_rate > 0:
+        _fail("learning_rate", config.learning_rate, "it must be positive")
+    if not 0 <= config.beta1 < 1:
+        _fail("beta1", config.beta1, "Adam's beta1 must lie in [0, 1)")
+
+
+def prepare_workdir(workdir: str) -> pathlib.Path:
+    """Creates `workdir` if needed and proves it writable, before any training time is spent."""
+    path = pathlib.Path(workdir).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise UserError(
+            f"Cannot write to the workdir {str(path)!r} ({error.strerror or error}). Checkpoints, "
+            "samples and logs go there: pass a --workdir on a disk you can write to "
+            f"(user {os.getuid()})."
+        ) from None
+    return path
