@@ -26,7 +26,9 @@ def make_grid(images: np.ndarray, columns: int | None = None, padding: int = 2) 
     n, h, w, c = images.shape
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
-    grid = np.zeros((rows * (h + padding) + padding, columns * (w + padding) + padding, c), np.uint8)
+    grid = np.zeros(
+        (rows * (h + padding) + padding, columns * (w + padding) + padding, c), np.uint8
+    )
     for index, image in enumerate(images):
         top = padding + (index // columns) * (h + padding)
         left = padding + (index % columns) * (w + padding)

@@ -120,7 +120,9 @@ def preprocess(encoded: tf.Tensor, image_size: int, num_channels: int) -> tf.Ten
 
 
 def _epoch_seed(config, epoch: int) -> int:
-    return int(np.random.SeedSequence([config.seed, epoch, jax.process_index()]).generate_state(1)[0])
+    return int(
+        np.random.SeedSequence([config.seed, epoch, jax.process_index()]).generate_state(1)[0]
+    )
 
 
 def epoch_dataset(source: DataSource, config, epoch: int, skip_batches: int = 0) -> tf.data.Dataset:

@@ -4,15 +4,13 @@ Running the same command again resumes from the newest checkpoint in the workdir
 key can be overridden, e.g. `--config.num_epochs=10 --config.batch_size=128`.
 """
 
-import logging as pylogging
-
 import jax
 import tensorflow as tf
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 from gan import train
-from gan.errors import exit_on_user_error
+from gan.cli import entry_point, parse_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, samples and logs.")
@@ -20,23 +18,17 @@ config_flags.DEFINE_config_file("config", None, "Training config file.", lock_co
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def keep_own_info_logs(record) -> bool:
-    """Log filter: INFO lines from this package only (Orbax and tfds narrate every step)."""
-    return record.levelno >= pylogging.WARNING or "/gan/" in record.pathname
-
-
-@exit_on_user_error
+@entry_point
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    for handler in pylogging.getLogger().handlers:
-        handler.addFilter(keep_own_info_logs)
     # tf.data only feeds the input pipeline; keep TensorFlow off the accelerators JAX uses.
     tf.config.set_visible_devices([], "GPU")
-    logging.info("Process %d of %d; devices: %s", jax.process_index(), jax.process_count(),
-                 jax.devices())
+    logging.info(
+        "Process %d of %d; devices: %s", jax.process_index(), jax.process_count(), jax.devices()
+    )
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

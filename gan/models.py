@@ -17,6 +17,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+
 def normal_init(mean: float, stddev: float) -> nn.initializers.Initializer:
     """N(mean, stddev^2) initializer, drawn as a flat vector and reshaped.
 
@@ -36,7 +37,11 @@ WEIGHT_INIT = normal_init(0.0, 0.02)
 
 # Momentum 0.9 is PyTorch's BatchNorm default (its `momentum=0.1` weighs the new batch by 0.1).
 BatchNorm = functools.partial(
-    nn.BatchNorm, momentum=0.9, epsilon=1e-5, scale_init=normal_init(1.0, 0.02), bias_init=nn.initializers.zeros
+    nn.BatchNorm,
+    momentum=0.9,
+    epsilon=1e-5,
+    scale_init=normal_init(1.0, 0.02),
+    bias_init=nn.initializers.zeros,
 )
 
 
@@ -77,7 +82,9 @@ class PhaseConvTranspose(nn.Module):
         )
         h, w = x.shape[1:3]
         y = y.reshape(*y.shape[:3], 2, 2, self.features)
-        rows = [jnp.stack([y[:, a : a + h, b : b + w, a, b] for b in range(2)], 3) for a in range(2)]
+        rows = [
+            jnp.stack([y[:, a : a + h, b : b + w, a, b] for b in range(2)], 3) for a in range(2)
+        ]
         return interleave_phases(jnp.stack(rows, axis=3))
 
 

@@ -26,9 +26,13 @@ METRIC_COLUMNS = (
     ("g_grad_norm", "|grad G|", "{:8.3f}"),
     ("d_grad_norm", "|grad D|", "{:8.3f}"),
 )
-CSV_FIELDS = ("epoch", "step", "epoch_end") + tuple(k for k, _, _ in METRIC_COLUMNS) + (
-    "img_per_s",
-    "elapsed_s",
+CSV_FIELDS = (
+    ("epoch", "step", "epoch_end")
+    + tuple(k for k, _, _ in METRIC_COLUMNS)
+    + (
+        "img_per_s",
+        "elapsed_s",
+    )
 )
 
 
@@ -57,8 +61,16 @@ class TrainingTrace:
       is_chief: whether this process prints and writes files.
     """
 
-    def __init__(self, writer, workdir: pathlib.Path, num_steps: int, steps_per_epoch: int,
-                 batch_size: int, start_step: int, is_chief: bool):
+    def __init__(
+        self,
+        writer,
+        workdir: pathlib.Path,
+        num_steps: int,
+        steps_per_epoch: int,
+        batch_size: int,
+        start_step: int,
+        is_chief: bool,
+    ):
         self._writer = writer
         self._csv_path = workdir / "trace.csv"
         self._num_steps = num_steps
@@ -66,8 +78,9 @@ class TrainingTrace:
         self._batch_size = batch_size
         self._is_chief = is_chief
         self._pending: list[dict] = []
-        self._last_step = start_step
-        self._start_time = self._last_time = time.perf_counter()
+        self._last_reported = start_step
+        self._clock_step = start_step
+        self._start_time = self._clock_time = time.perf_counter()
         self._rows_printed = 0
         if is_chief:
             _truncate_csv(self._csv_path, after_step=start_step)
@@ -78,7 +91,7 @@ class TrainingTrace:
 
     def restart_clock(self, step: int) -> None:
         """Measures throughput from `step` on, e.g. once the first step has compiled."""
-        self._last_step, self._last_time = step, time.perf_counter()
+        self._clock_step, self._clock_time = step, time.perf_counter()
 
     def report(self, step: int) -> dict[str, float]:
         """Averages the metrics since the last report and writes one row everywhere.
@@ -95,17 +108,20 @@ class TrainingTrace:
         if bad:
             raise TrainingDiverged(
                 f"Training diverged: {', '.join(bad)} became NaN or infinite between steps "
-                f"{self._last_step + 1} and {step}. The last good checkpoint is kept in the "
+                f"{self._last_reported + 1} and {step}. The last good checkpoint is kept in the "
                 "workdir's checkpoints/ directory; lower --config.learning_rate (or change the "
                 "seed) and rerun the same command to resume from it."
             )
         now = time.perf_counter()
-        means["img_per_s"] = (step - self._last_step) * self._batch_size / (now - self._last_time)
-        self._last_step, self._last_time = step, now
+        means["img_per_s"] = (step - self._clock_step) * self._batch_size / (now - self._clock_time)
+        self._last_reported = self._clock_step = step
+        self._clock_time = now
         epoch_end = step % self._steps_per_epoch == 0
         epoch = (step - 1) // self._steps_per_epoch + 1
         self._writer.write_scalars(
-            step, {f"train/{k}": v for k, v in means.items()} | {"train/epoch": step / self._steps_per_epoch}
+            step,
+            {f"train/{k}": v for k, v in means.items()}
+            | {"train/epoch": step / self._steps_per_epoch},
         )
         if self._is_chief:
             self._print_row(epoch, step, epoch_end, means, now - self._start_time)

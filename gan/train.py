@@ -161,7 +161,10 @@ def train_step(state: TrainState, real_images: jax.Array) -> tuple[TrainState, d
 def _apply_discriminator(state: TrainState, d_params, batch_stats, images):
     """D in training mode: logits and the BatchNorm statistics updated by this batch."""
     logits, updates = state.discriminator.apply(
-        {"params": d_params, "batch_stats": batch_stats}, images, train=True, mutable=["batch_stats"]
+        {"params": d_params, "batch_stats": batch_stats},
+        images,
+        train=True,
+        mutable=["batch_stats"],
     )
     return logits, updates["batch_stats"]
 
@@ -233,10 +236,19 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
     write_run_description(config, workdir, writer)
     logging.info(
         "%s: %d training images on this process, %d steps per epoch; training steps %d to %d.",
-        config.dataset, source.num_examples, steps_per_epoch, start_step + 1, last_step,
+        config.dataset,
+        source.num_examples,
+        steps_per_epoch,
+        start_step + 1,
+        last_step,
     )
     trace = progress.TrainingTrace(
-        writer, workdir, last_step, steps_per_epoch, config.batch_size, start_step,
+        writer,
+        workdir,
+        last_step,
+        steps_per_epoch,
+        config.batch_size,
+        start_step,
         is_chief=jax.process_index() == 0,
     )
     step_fn = jax.jit(

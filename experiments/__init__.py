@@ -1,0 +1,1 @@
+"""Sweeps and reproductions built on the `gan` package (see experiments/README.md)."""

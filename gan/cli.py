@@ -1,0 +1,60 @@
+"""What every command-line entry point shares: quiet library logs, user errors as a paragraph."""
+
+import functools
+import logging
+import re
+import sys
+import textwrap
+
+from absl import flags
+
+from gan.errors import UserError
+
+
+def fail(message: str) -> None:
+    """Prints `message` as one wrapped paragraph on stderr and exits with status 1."""
+    paragraph = textwrap.fill(" ".join(message.split()), width=100)
+    print(f"\nerror: {paragraph}\n", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's flag parsing, with an unknown `--config.KEY` explained instead of a traceback.
+
+    ml_collections raises AttributeError/KeyError from deep inside flag parsing when an override
+    names a key the (locked) config does not have. Pass as `app.run(main, flags_parser=...)`.
+    """
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError) as error:
+        text = str(error)
+        overrides = [arg for arg in argv if arg.startswith("--config.")]
+        named = [arg for arg in overrides if arg.split("=")[0].rsplit(".", 1)[-1] in text]
+        suggestion = re.search(r'Did you mean "([^"]+)"', text)
+        hint = f" Did you mean {suggestion.group(1)!r}?" if suggestion else ""
+        fail(
+            f"Unknown config key in {' '.join(named or overrides)}: the config has no such key."
+            f"{hint} Overrides must name an existing key, spelled exactly; the config file "
+            "lists every key with what it does, and so does the README."
+        )
+
+
+def keep_own_info_logs(record: logging.LogRecord) -> bool:
+    """Log filter: INFO lines from this package only (Orbax and tfds narrate every step)."""
+    return record.levelno >= logging.WARNING or "/gan/" in record.pathname
+
+
+def entry_point(main):
+    """Decorates an absl `main`: filters library INFO logs, and turns a `UserError` into its
+    paragraph on stderr and exit status 1."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(keep_own_info_logs)
+        try:
+            return main(*args, **kwargs)
+        except UserError as error:
+            fail(str(error))
+
+    return wrapper

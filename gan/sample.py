@@ -1,0 +1,132 @@
+"""Generates images from a trained run's checkpoint.
+
+    python -m gan.sample --workdir=runs/dcgan --num_samples=64 --out=samples.png
+    python -m gan.sample --workdir=runs/dcgan --num_samples=10000 --out=samples.npz --seed=1
+    python -m gan.sample --workdir=runs/dcgan --num_samples=64 --out=walk.png --interpolate
+
+A `.png` output is one grid picture; a `.npz` output holds `images`, uint8 (N, H, W, C), for
+metrics. The noise is a pure function of `--seed`, so the same checkpoint and seed always give
+the same images.
+"""
+
+import json
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import app, flags
+
+from gan import checkpointing, images, parallel, train
+from gan.cli import entry_point
+from gan.errors import UserError
+
+INTERPOLATION_STEPS = 8  # images per row of an --interpolate walk
+GENERATION_BATCH = 256  # images per generator call, to bound memory for large N
+
+flags.DEFINE_string("workdir", None, "Workdir of a training run (holds config.json).")
+flags.DEFINE_integer("num_samples", 64, "Number of images to generate.")
+flags.DEFINE_string("out", None, "Output file: .png (a grid) or .npz (uint8 array 'images').")
+flags.DEFINE_integer("step", None, "Checkpoint step to load; the latest by default.")
+flags.DEFINE_integer("seed", 0, "Seed of the noise vectors.")
+flags.DEFINE_bool("interpolate", False, "Rows of spherical interpolations between noise pairs.")
+flags.mark_flags_as_required(["workdir", "out"])
+FLAGS = flags.FLAGS
+
+
+def load_run_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:
+    """The config a run was trained with, from WORKDIR/config.json."""
+    path = workdir / "config.json"
+    if not path.exists():
+        raise UserError(
+            f"No training run in {str(workdir)!r}: {path.name} is missing. Pass the --workdir "
+            "given to `python -m gan.main`."
+        )
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def slerp(start: jax.Array, end: jax.Array, fractions: jax.Array) -> jax.Array:
+    """Spherical interpolation between noise vectors, which stays where Gaussian noise lives.
+
+    Args:
+      start, end: (N, D) endpoints.
+      fractions: (S,) positions in [0, 1].
+
+    Returns:
+      (N, S, D) vectors.
+    """
+    unit = lambda v: v / jnp.linalg.norm(v, axis=-1, keepdims=True)  # noqa: E731
+    omega = jnp.arccos(jnp.clip(jnp.sum(unit(start) * unit(end), -1), -1.0, 1.0))[:, None, None]
+    t = fractions[None, :, None]
+    sin_omega = jnp.maximum(jnp.sin(omega), 1e-7)
+    return (
+        jnp.sin((1 - t) * omega) * start[:, None] + jnp.sin(t * omega) * end[:, None]
+    ) / sin_omega
+
+
+def sample_noise(seed: int, num_samples: int, latent_dim: int, interpolate: bool) -> jax.Array:
+    """Noise for `num_samples` images; for interpolation, rows walking between two vectors."""
+    if not interpolate:
+        return train.latent_noise(seed, num_samples, latent_dim)
+    if num_samples % INTERPOLATION_STEPS:
+        raise UserError(
+            f"--interpolate lays images out in rows of {INTERPOLATION_STEPS}, so --num_samples "
+            f"must be a multiple of {INTERPOLATION_STEPS} (got {num_samples})."
+        )
+    rows = num_samples // INTERPOLATION_STEPS
+    endpoints = train.latent_noise(seed, 2 * rows, latent_dim)
+    walk = slerp(endpoints[:rows], endpoints[rows:], jnp.linspace(0.0, 1.0, INTERPOLATION_STEPS))
+    return walk.reshape(num_samples, latent_dim)
+
+
+def generate_uint8(state: train.TrainState, z: jax.Array) -> np.ndarray:
+    """Generator output for every z, in batches, as uint8 NHWC."""
+    chunks = [
+        images.to_uint8(jax.device_get(train.generate(state, z[i : i + GENERATION_BATCH])))
+        for i in range(0, len(z), GENERATION_BATCH)
+    ]
+    return np.concatenate(chunks)
+
+
+def restore_for_sampling(workdir: pathlib.Path, step: int | None) -> train.TrainState:
+    """The train state of `workdir` at `step` (default: latest checkpoint)."""
+    config = load_run_config(workdir)
+    manager = checkpointing.create_manager(workdir, config)
+    available = manager.all_steps()
+    if not available:
+        raise UserError(f"The run in {str(workdir)!r} has no checkpoint yet; train it first.")
+    step = available[-1] if step is None else step
+    if step not in available:
+        raise UserError(
+            f"No checkpoint at step {step} in {str(workdir)!r}; available: {available}."
+        )
+    state = train.create_sharded_state(config, parallel.create_mesh())
+    return checkpointing.restore(manager, state, step)
+
+
+def write_samples(pictures: np.ndarray, out: pathlib.Path, columns: int | None) -> None:
+    """Writes a PNG grid or an `.npz` array, by the extension of `out`."""
+    if out.suffix == ".png":
+        images.save_png(images.make_grid(pictures, columns=columns), out)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(out, images=pictures)
+
+
+@entry_point
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    workdir, out = pathlib.Path(FLAGS.workdir), pathlib.Path(FLAGS.out)
+    if out.suffix not in (".png", ".npz"):
+        raise UserError(f"Unsupported --out {str(out)!r}: use a .png (grid) or .npz (array) file.")
+    state = restore_for_sampling(workdir, FLAGS.step)
+    z = sample_noise(FLAGS.seed, FLAGS.num_samples, state.generator.latent_dim, FLAGS.interpolate)
+    columns = INTERPOLATION_STEPS if FLAGS.interpolate else None
+    write_samples(generate_uint8(state, z), out, columns)
+    print(f"Wrote {FLAGS.num_samples} samples from step {int(state.step)} to {FLAGS.out}")
+
+
+if __name__ == "__main__":
+    app.run(main)

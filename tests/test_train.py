@@ -1,0 +1,197 @@
+"""End-to-end tests of gan/train.py: train, checkpoint, resume (even after kill -9), sample."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from gan import checkpointing, losses, parallel, sample, train
+from gan.errors import UserError
+from gan.progress import TrainingDiverged
+from tests.conftest import REPO_ROOT
+
+
+def _leaves(state):
+    return [np.asarray(leaf) for leaf in jax.tree.leaves(jax.device_get(state))]
+
+
+def assert_states_identical(a, b):
+    for x, y in zip(_leaves(a), _leaves(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, data_dir):
+    """An uninterrupted 6-step tiny run: (workdir, config, final state)."""
+    from configs import tiny
+
+    config = tiny.get_config()
+    config.data_dir = data_dir
+    workdir = tmp_path_factory.mktemp("run")
+    state = train.train_and_evaluate(config, str(workdir))
+    return workdir, config, state
+
+
+def test_run_writes_trace_samples_checkpoints_and_config(trained_run):
+    workdir, config, state = trained_run
+    assert int(state.step) == 6
+    with (workdir / "trace.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [2, 3, 4, 6]  # every 2 steps, and before checkpoints
+    for row in rows:
+        for key in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake", "g_grad_norm", "img_per_s"):
+            assert np.isfinite(float(row[key]))
+        assert 0.0 <= float(row["d_acc_real"]) <= 1.0
+    assert sorted(p.name for p in (workdir / "samples").iterdir()) == [
+        "step_0000003.png",
+        "step_0000006.png",
+    ]
+    assert json.loads((workdir / "config.json").read_text())["ngf"] == config.ngf
+    assert list(workdir.glob("events.out.tfevents.*"))
+    manager = checkpointing.create_manager(workdir, config)
+    assert manager.all_steps() == [3, 6]
+
+
+def test_stopped_and_resumed_run_is_bitwise_identical(trained_run, tiny_config, tmp_path):
+    tiny_config.num_train_steps = 4  # stops between checkpoints' steps: the last one is 4
+    train.train_and_evaluate(tiny_config, str(tmp_path))
+    tiny_config.num_train_steps = 6
+    resumed = train.train_and_evaluate(tiny_config, str(tmp_path))
+    assert_states_identical(resumed, trained_run[2])
+
+
+def test_run_killed_with_sigkill_resumes_exactly(tiny_config, tmp_path):
+    steps = 30
+    overrides = [
+        f"--config.num_train_steps={steps}",
+        "--config.checkpoint_every_steps=3",
+        "--config.sample_every_steps=30",
+        "--config.log_every_steps=30",
+        f"--config.data_dir={tiny_config.data_dir}",
+    ]
+    command = [sys.executable, "-m", "gan.main", "--config=configs/tiny.py"]
+    killed = subprocess.Popen(
+        [*command, f"--workdir={tmp_path / 'killed'}", *overrides],
+        cwd=REPO_ROOT,
+        env=os.environ | {"JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "killed" / "checkpoints" / "3").exists():
+            assert killed.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.01)
+        killed.send_signal(signal.SIGKILL)
+        assert killed.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        killed.kill()
+
+    tiny_config.num_train_steps = steps
+    tiny_config.checkpoint_every_steps = 3
+    tiny_config.sample_every_steps = steps
+    resumed = train.train_and_evaluate(tiny_config, str(tmp_path / "killed"))
+    uninterrupted = train.train_and_evaluate(tiny_config, str(tmp_path / "uninterrupted"))
+    assert int(resumed.step) == steps
+    assert_states_identical(resumed, uninterrupted)
+
+
+def test_generator_gradient_through_vjp_equals_direct_gradient(tiny_config):
+    """The step reuses G's forward pass; its G update must equal plain autodiff of the G loss."""
+    state = train.create_sharded_state(tiny_config, parallel.create_mesh())
+    real = jax.random.uniform(jax.random.PRNGKey(1), (8, 32, 32, 3))
+    new_state, _ = jax.jit(train.train_step)(state, real)
+
+    @jax.jit
+    def direct_g_update(state, d_params):
+        z = jax.random.normal(jax.random.fold_in(state.rng, state.step), (8, 16))
+
+        def g_loss(g_params):
+            g_vars = {"params": g_params, "batch_stats": state.g_batch_stats}
+            fake, _ = state.generator.apply(g_vars, z, train=True, mutable=["batch_stats"])
+            d_vars = {"params": d_params, "batch_stats": state.d_batch_stats}
+            logits, _ = state.discriminator.apply(d_vars, fake, train=True, mutable=["batch_stats"])
+            return losses.generator_loss(logits)
+
+        updates, _ = state.g_tx.update(jax.grad(g_loss)(state.g_params), state.g_opt_state)
+        return optax.apply_updates(state.g_params, updates)
+
+    expected = direct_g_update(state, new_state.d_params)
+    for got, want in zip(
+        jax.tree.leaves(new_state.g_params), jax.tree.leaves(expected), strict=True
+    ):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_sampling_is_deterministic_and_writes_png_and_npz(trained_run, tmp_path):
+    workdir, config, _ = trained_run
+    state = sample.restore_for_sampling(workdir, None)
+    assert int(state.step) == 6
+    z = sample.sample_noise(seed=3, num_samples=5, latent_dim=config.latent_dim, interpolate=False)
+    first = sample.generate_uint8(state, z)
+    np.testing.assert_array_equal(first, sample.generate_uint8(state, z))
+    assert first.shape == (5, 32, 32, 3) and first.dtype == np.uint8
+    other = sample.generate_uint8(state, sample.sample_noise(4, 5, config.latent_dim, False))
+    assert not np.array_equal(first, other)
+
+    sample.write_samples(first, tmp_path / "s.npz", columns=None)
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npz")["images"], first)
+    sample.write_samples(first, tmp_path / "s.png", columns=None)
+    assert (tmp_path / "s.png").stat().st_size > 0
+
+    earlier = sample.restore_for_sampling(workdir, 3)
+    assert int(earlier.step) == 3
+    with pytest.raises(UserError, match="No checkpoint at step 5"):
+        sample.restore_for_sampling(workdir, 5)
+
+
+def test_interpolation_walks_between_endpoints():
+    z = sample.sample_noise(seed=0, num_samples=16, latent_dim=10, interpolate=True)
+    rows = np.asarray(z).reshape(2, sample.INTERPOLATION_STEPS, 10)
+    ends = np.asarray(train.latent_noise(0, 4, 10))
+    np.testing.assert_allclose(rows[:, 0], ends[:2], atol=1e-5)
+    np.testing.assert_allclose(rows[:, -1], ends[2:], atol=1e-5)
+    with pytest.raises(UserError, match="multiple of 8"):
+        sample.sample_noise(seed=0, num_samples=12, latent_dim=10, interpolate=True)
+
+
+def test_incompatible_checkpoint_is_refused_and_nothing_changes(trained_run):
+    workdir, config, _ = trained_run
+    before = (workdir / "config.json").read_text()
+    changed = config.copy_and_resolve_references()
+    changed.ngf = 16
+    changed.num_train_steps = 9
+    with pytest.raises(UserError, match=r"incompatible config: ngf=8 in the checkpoint but 16 now"):
+        train.train_and_evaluate(changed, str(workdir))
+    assert (workdir / "config.json").read_text() == before
+    assert checkpointing.create_manager(workdir, config).all_steps() == [3, 6]
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
+    tiny_config, tmp_path, monkeypatch
+):
+    healthy_step = train.train_step
+
+    def step_diverging_at_step_4(state, batch):
+        new_state, metrics = healthy_step(state, batch)
+        metrics["g_loss"] = jnp.where(new_state.step >= 4, jnp.nan, metrics["g_loss"])
+        return new_state, metrics
+
+    monkeypatch.setattr(train, "train_step", step_diverging_at_step_4)
+    tiny_config.num_train_steps = 10
+    tiny_config.checkpoint_every_steps = 1
+    tiny_config.log_every_steps = 2
+    with pytest.raises(
+        TrainingDiverged, match=r"g_loss became NaN or infinite between steps 4 and 4"
+    ):
+        train.train_and_evaluate(tiny_config, str(tmp_path))
+    assert checkpointing.create_manager(tmp_path, tiny_config).all_steps() == [2, 3]
