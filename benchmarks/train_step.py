@@ -1,0 +1,223 @@
+"""Times the full jitted DCGAN train step, optionally beside the same step in PyTorch.
+
+    python -m benchmarks.train_step --config=configs/dcgan.py --batch_size=64 --compare-torch
+
+What is measured: `gan.train.train_step` (D update, then G update, metrics included), jitted
+and sharded as `gan.train.train_and_evaluate` runs it, on one fixed random batch; no dataset is
+read, so input-pipeline cost is left out. Compilation is timed on its own; then `--warmup` steps
+run untimed and `--repeats` x `--steps` are timed, the clock read after the device finishes
+each repeat. The step time reported is the median over repeats of the mean step time; images/s
+is the global batch over it. Peak RSS is the process's, read after the JAX part.
+
+Why a ratio: absolute times on a shared machine drift by 10-25% between runs, while the ratio
+of two implementations measured in one sitting holds. `--compare-torch` times the equivalent
+PyTorch DCGAN (`benchmarks.torch_dcgan`, same networks and update) in the same process and
+ends with `img_per_s=... torch_img_per_s=... ratio=...`. The two parts run one after the other,
+each with the whole machine; on a GPU, PyTorch gets the memory JAX did not preallocate.
+
+Any config key can be overridden as in `gan.main` (`--config.ngf=32`); `--batch_size` and
+`--image_size` are shortcuts for the two most often changed.
+"""
+
+import functools
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import jax
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+from ml_collections import config_flags
+
+from gan import parallel, train, validation
+from gan.cli import entry_point, parse_flags
+from gan.errors import UserError
+
+config_flags.DEFINE_config_file(
+    "config", "configs/dcgan.py", "Config file of the model to time.", lock_config=True
+)
+BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Global batch; overrides the config's.")
+IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "32, 64 or 128; overrides the config's.")
+STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per repeat.", lower_bound=1)
+WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps after compilation.", lower_bound=0)
+REPEATS = flags.DEFINE_integer("repeats", 3, "Timed repeats; the median is kept.", lower_bound=1)
+COMPARE_TORCH = flags.DEFINE_bool("compare-torch", False, "Also time the PyTorch DCGAN step.")
+TORCH_THREADS = flags.DEFINE_integer(
+    "torch-threads", 0, "PyTorch intra-op CPU threads; 0 keeps torch's default.", lower_bound=0
+)
+TORCH_BF16 = flags.DEFINE_bool(
+    "torch-bf16", False, "Also time PyTorch under bfloat16 autocast (reported, not in the ratio)."
+)
+
+
+def median_step_seconds(run_steps: Callable[[int], None]) -> float:
+    """Median over `--repeats` of the mean step time, after `--warmup` untimed steps.
+
+    Args:
+      run_steps: runs the given number of steps and returns once the device has finished them.
+
+    Returns:
+      Seconds per step.
+    """
+    run_steps(WARMUP.value)
+    times = []
+    for _ in range(REPEATS.value):
+        start = time.perf_counter()
+        run_steps(STEPS.value)
+        times.append((time.perf_counter() - start) / STEPS.value)
+    return statistics.median(times)
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set size so far, in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes there, KiB here
+
+
+def flax_param_counts(config) -> tuple[int, int]:
+    """Generator and discriminator parameter counts, from shapes only (nothing is computed)."""
+    state = jax.eval_shape(
+        functools.partial(train.create_train_state, config), jax.random.PRNGKey(config.seed)
+    )
+    return tuple(
+        sum(leaf.size for leaf in jax.tree.leaves(params))
+        for params in (state.g_params, state.d_params)
+    )
+
+
+def time_jax(config) -> tuple[float, float]:
+    """Compiles and times `gan.train.train_step` as `train_and_evaluate` jits it.
+
+    Args:
+      config: the model, optimizer, batch and image keys of configs/dcgan.py.
+
+    Returns:
+      Compile seconds and the median step seconds.
+    """
+    mesh = parallel.create_mesh()
+    state = train.create_sharded_state(config, mesh)
+    size, channels = config.image_size, config.num_channels
+    local_batch = np.random.default_rng(config.seed).random(
+        (config.batch_size // jax.process_count(), size, size, channels), dtype=np.float32
+    )
+    images = parallel.global_batch(local_batch, mesh)
+    step_fn = jax.jit(
+        train.train_step,
+        donate_argnums=0,
+        in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
+        out_shardings=parallel.replicated(mesh),
+    )
+    start = time.perf_counter()
+    compiled = step_fn.lower(state, images).compile()
+    compile_s = time.perf_counter() - start
+
+    def run_steps(num_steps: int) -> None:
+        nonlocal state
+        for _ in range(num_steps):
+            state, _ = compiled(state, images)
+        jax.block_until_ready(state)
+
+    return compile_s, median_step_seconds(run_steps)
+
+
+def time_torch(torch_dcgan, config, bf16: bool) -> float:
+    """Median step seconds of the PyTorch DCGAN step, fresh models and optimizers."""
+    device = torch_dcgan.default_device()
+    generator, discriminator = torch_dcgan.create_models(config)
+    step = torch_dcgan.create_train_step(generator, discriminator, config, device, bf16)
+
+    def run_steps(num_steps: int) -> None:
+        for _ in range(num_steps):
+            step()
+        torch_dcgan.synchronize(device)
+
+    return median_step_seconds(run_steps)
+
+
+def print_param_counts(torch_dcgan, config) -> None:
+    """Prints both implementations' parameter counts: equal counts mean equal layer shapes."""
+    ours = flax_param_counts(config)
+    theirs = tuple(map(torch_dcgan.num_params, torch_dcgan.create_models(config)))
+    print(
+        f"params: generator flax={ours[0]:,} torch={theirs[0]:,}, discriminator "
+        f"flax={ours[1]:,} torch={theirs[1]:,} ({'match' if ours == theirs else 'MISMATCH'})"
+    )
+
+
+def report_torch(config) -> float:
+    """Prints PyTorch's setup, parameter counts beside Flax's and step times; returns img/s."""
+    try:
+        from benchmarks import torch_dcgan  # torch is a benchmark extra, imported only here
+    except ModuleNotFoundError as error:
+        if error.name != "torch":
+            raise
+        raise UserError(
+            "--compare-torch needs PyTorch, a benchmark extra: pip install -r "
+            "requirements-bench.txt (or run without --compare-torch)."
+        ) from None
+    threads = torch_dcgan.set_num_threads(TORCH_THREADS.value)
+    print(
+        f"torch: {torch_dcgan.torch.__version__}, device={torch_dcgan.default_device()}, "
+        f"{threads} threads"
+    )
+    print_param_counts(torch_dcgan, config)
+    step_s = time_torch(torch_dcgan, config, bf16=False)
+    print(f"torch fp32: median step {step_s:.4f} s, {config.batch_size / step_s:.1f} img/s")
+    if TORCH_BF16.value:
+        bf16_s = time_torch(torch_dcgan, config, bf16=True)
+        print(
+            f"torch bf16 autocast: median step {bf16_s:.4f} s, "
+            f"{config.batch_size / bf16_s:.1f} img/s (not in the ratio)"
+        )
+    return config.batch_size / step_s
+
+
+def report_jax(config) -> float:
+    """Prints the JAX setup, compile and step times and peak RSS; returns img/s."""
+    print(
+        f"config: image_size={config.image_size} channels={config.num_channels} "
+        f"latent_dim={config.latent_dim} ngf={config.ngf} ndf={config.ndf} "
+        f"batch={config.batch_size}; {REPEATS.value} x {STEPS.value} timed steps "
+        f"after {WARMUP.value} warm-up"
+    )
+    print(
+        f"jax: {jax.__version__}, backend={jax.default_backend()}, {jax.device_count()} "
+        f"device(s) ({jax.devices()[0].device_kind}), {os.cpu_count()} CPU cores"
+    )
+    compile_s, step_s = time_jax(config)
+    print(
+        f"jax: compile {compile_s:.2f} s, median step {step_s:.4f} s, "
+        f"{config.batch_size / step_s:.1f} img/s, peak RSS {peak_rss_mb():.0f} MB"
+    )
+    return config.batch_size / step_s
+
+
+@entry_point
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    # gan.train imports the tf.data pipeline (unused here); keep TensorFlow off the accelerators.
+    tf.config.set_visible_devices([], "GPU")
+    config = flags.FLAGS.config
+    if BATCH_SIZE.value is not None:
+        config.batch_size = BATCH_SIZE.value
+    if IMAGE_SIZE.value is not None:
+        config.image_size = IMAGE_SIZE.value
+    validation.validate_config(config)
+    img_per_s = report_jax(config)
+    if not COMPARE_TORCH.value:
+        print(f"img_per_s={img_per_s:.1f}")
+        return
+    torch_img_per_s = report_torch(config)
+    print(
+        f"img_per_s={img_per_s:.1f} torch_img_per_s={torch_img_per_s:.1f} "
+        f"ratio={img_per_s / torch_img_per_s:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)
