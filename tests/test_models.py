@@ -57,7 +57,9 @@ def test_dcgan_64_layer_widths_match_the_paper():
 
 def test_initialisation_follows_dcgan():
     generator = models.Generator(64, 3, 64, 100)
-    g_vars = generator.init(jax.random.PRNGKey(0), jnp.zeros((1, 100)), train=False)
+    g_vars = jax.jit(lambda key: generator.init(key, jnp.zeros((1, 100)), train=False))(
+        jax.random.PRNGKey(0)
+    )
     kernel = np.asarray(g_vars["params"]["PhaseConvTranspose_0"]["kernel"])
     assert abs(kernel.mean()) < 1e-3 and kernel.std() == pytest.approx(0.02, rel=0.02)
     scale = np.asarray(g_vars["params"]["BatchNorm_1"]["scale"])
@@ -75,16 +77,16 @@ def test_phase_conv_transpose_equals_conv_transpose(shape):
     reference = nn.ConvTranspose(
         3, (4, 4), strides=(2, 2), padding=((2, 2), (2, 2)), use_bias=False
     )
-    params = phase.init(jax.random.PRNGKey(2), x)
-    out = phase.apply(params, x)
-    expected = reference.apply(params, x)
+    params = jax.jit(phase.init)(jax.random.PRNGKey(2), x)
+    out = jax.jit(phase.apply)(params, x)
+    expected = jax.jit(reference.apply)(params, x)
     assert out.shape == (shape[0], 2 * shape[1], 2 * shape[2], 3)
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
     weights = jax.random.normal(jax.random.PRNGKey(3), out.shape)
     loss = lambda module: lambda p, x: jnp.sum(module.apply(p, x) ** 2 * weights)  # noqa: E731
-    grads = jax.grad(loss(phase), argnums=(0, 1))(params, x)
-    expected_grads = jax.grad(loss(reference), argnums=(0, 1))(params, x)
+    grads = jax.jit(jax.grad(loss(phase), argnums=(0, 1)))(params, x)
+    expected_grads = jax.jit(jax.grad(loss(reference), argnums=(0, 1)))(params, x)
     for got, want in zip(jax.tree.leaves(grads), jax.tree.leaves(expected_grads), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
