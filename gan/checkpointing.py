@@ -11,6 +11,7 @@ import pathlib
 
 import jax
 import orbax.checkpoint as ocp
+from absl import logging
 
 from gan.errors import UserError
 
@@ -30,10 +31,12 @@ COMPATIBILITY_KEYS = (
 
 @dataclasses.dataclass(frozen=True)
 class DataPosition:
-    """Where in the data stream a step stands: `batch` batches into epoch `epoch`."""
+    """Where in the data stream a step stands: `batch` batches into epoch `epoch`, of a
+    dataset of `num_examples` images (per process)."""
 
     epoch: int
     batch: int
+    num_examples: int
 
 
 def create_manager(workdir: pathlib.Path, config) -> ocp.CheckpointManager:
@@ -64,13 +67,25 @@ def save(manager: ocp.CheckpointManager, state, config, position: DataPosition) 
     )
 
 
-def check_compatible(manager: ocp.CheckpointManager, config, step: int) -> None:
+def check_compatible(manager: ocp.CheckpointManager, config, step: int, num_examples: int) -> None:
     """Refuses to resume from a checkpoint written under different shape or data settings.
+
+    A dataset whose size changed (files added to a folder, say) only warns: training can go
+    on, but the batches no longer follow the interrupted run's order.
 
     Raises:
       UserError: naming every key whose value differs, before anything is overwritten.
     """
     meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+    saved_examples = meta["data_position"]["num_examples"]
+    if saved_examples != num_examples:
+        logging.warning(
+            "The dataset had %d images when step %d was saved and has %d now: resuming, but "
+            "the data order differs from the interrupted run's.",
+            saved_examples,
+            step,
+            num_examples,
+        )
     saved, current = meta["config"], compatibility_fingerprint(config)
     differences = [
         f"{key}={saved.get(key)!r} in the checkpoint but {current[key]!r} now"

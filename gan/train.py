@@ -1,6 +1,6 @@
 """The train state, the jitted D-then-G train step, and the loop that runs, logs and saves it.
 
-Data flow: config -> `input_pipeline` batches -> `train_step` on a device mesh -> metrics to
+Data flow: config -> `data.pipeline` batches -> `train_step` on a device mesh -> metrics to
 `progress.TrainingTrace`, fixed-noise sample grids to PNG/TensorBoard, and `checkpointing`.
 """
 
@@ -16,7 +16,8 @@ import optax
 from absl import logging
 from clu import metric_writers
 
-from gan import checkpointing, images, input_pipeline, losses, parallel, progress, validation
+from gan import checkpointing, images, losses, parallel, progress, validation
+from gan.data import pipeline
 from gan.models import Discriminator, Generator, create_models
 
 NUM_GRID_SAMPLES = 64  # images in the fixed-noise sample grid (8 x 8)
@@ -199,12 +200,12 @@ def write_sample_grid(state: TrainState, z: jax.Array, workdir: pathlib.Path, wr
     writer.write_images(step, {"samples": grid[None]})
 
 
-def restore_or_keep(manager, config, state: TrainState) -> TrainState:
+def restore_or_keep(manager, config, state: TrainState, data: pipeline.TrainingData) -> TrainState:
     """Resumes from the newest checkpoint if the workdir has one, after checking it fits."""
     latest = manager.latest_step()
     if latest is None:
         return state
-    checkpointing.check_compatible(manager, config, latest)
+    checkpointing.check_compatible(manager, config, latest, data.source.num_examples)
     logging.info("Resuming from the checkpoint at step %d.", latest)
     return checkpointing.restore(manager, state, latest)
 
@@ -226,19 +227,19 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
     validation.validate_config(config)
     workdir = validation.prepare_workdir(workdir)
     mesh = parallel.create_mesh()
-    source = input_pipeline.load_source(config)
-    steps_per_epoch = input_pipeline.steps_per_epoch(source, config)
-    last_step = num_train_steps(config, steps_per_epoch)
+    data = pipeline.prepare(config)
+    last_step = num_train_steps(config, data.steps_per_epoch)
     manager = checkpointing.create_manager(workdir, config)
-    state = restore_or_keep(manager, config, create_sharded_state(config, mesh))
+    state = restore_or_keep(manager, config, create_sharded_state(config, mesh), data)
     start_step = int(jax.device_get(state.step))
     writer = create_writer(workdir)
     write_run_description(config, workdir, writer)
     logging.info(
-        "%s: %d training images on this process, %d steps per epoch; training steps %d to %d.",
+        "%s: %d training images on this process (%s), %d steps per epoch; steps %d to %d.",
         config.dataset,
-        source.num_examples,
-        steps_per_epoch,
+        data.source.num_examples,
+        "cached in memory" if data.cached is not None else "streamed",
+        data.steps_per_epoch,
         start_step + 1,
         last_step,
     )
@@ -246,7 +247,7 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
         writer,
         workdir,
         last_step,
-        steps_per_epoch,
+        data.steps_per_epoch,
         config.batch_size,
         start_step,
         is_chief=jax.process_index() == 0,
@@ -258,7 +259,7 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
         out_shardings=parallel.replicated(mesh),
     )
     grid_noise = latent_noise(config.seed, NUM_GRID_SAMPLES, config.latent_dim)
-    batches = input_pipeline.train_batches(source, config, start_step)
+    batches = pipeline.train_batches(data, config, start_step)
     loop_start = time.perf_counter()
     try:
         with metric_writers.ensure_flushes(writer):
@@ -267,13 +268,14 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
                 trace.record(metrics)
                 if step == start_step + 1:
                     _log_first_step(metrics, trace, step, loop_start)
-                if step % config.log_every_steps == 0 or step % steps_per_epoch == 0:
+                if step % config.log_every_steps == 0 or step % data.steps_per_epoch == 0:
                     trace.report(step)
                 if step % config.sample_every_steps == 0 or step == last_step:
                     write_sample_grid(state, grid_noise, workdir, writer)
                 if step % config.checkpoint_every_steps == 0 or step == last_step:
                     trace.report(step)  # refuses to save a state that came from a NaN loss
-                    position = checkpointing.DataPosition(*divmod(step, steps_per_epoch))
+                    epoch, batch = divmod(step, data.steps_per_epoch)
+                    position = checkpointing.DataPosition(epoch, batch, data.source.num_examples)
                     checkpointing.save(manager, state, config, position)
     finally:
         manager.wait_until_finished()

@@ -50,6 +50,10 @@ def validate_config(config) -> None:
         _fail("num_epochs", config.num_epochs, "train for num_epochs > 0 or num_train_steps > 0")
     if not config.learning_rate > 0:
         _fail("learning_rate", config.learning_rate, "it must be positive")
+    if not isinstance(config.crop_size, int) or config.crop_size < 0:
+        _fail("crop_size", config.crop_size, "use 0 (largest square) or a positive side in pixels")
+    if not config.cache_max_gb >= 0:
+        _fail("cache_max_gb", config.cache_max_gb, "it must be >= 0 (0 always streams)")
     if not 0 <= config.beta1 < 1:
         _fail("beta1", config.beta1, "Adam's beta1 must lie in [0, 1)")
 

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-import gan.procedural_shapes  # noqa: F401  (registers the builder)
+import gan.data.procedural_shapes  # noqa: F401  (registers the builder)
 from configs import tiny
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests for gan/procedural_shapes.py: the offline tfds builder, determinism and label fidelity.
+"""Tests for gan/data/procedural_shapes.py: offline tfds builder, determinism, label fidelity.
 
 The labels are only useful for measuring mode collapse if they describe the pixels, so several
 tests read the factors back from the rendered images (colour, size, position).
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from gan import procedural_shapes as ps
+from gan.data import procedural_shapes as ps
 
 # A foreground pixel lies within this RGB distance of its palette colour; the colour jitter moves
 # it by at most sqrt(3) * 10 and muted backgrounds stay much farther away.
@@ -115,7 +115,8 @@ def test_make_example_is_deterministic_and_order_independent():
 
 def test_make_example_is_identical_in_a_fresh_process():
     code = (
-        'from gan import procedural_shapes as ps; image, factors = ps.make_example("test", 3); '
+        "from gan.data import procedural_shapes as ps; "
+        'image, factors = ps.make_example("test", 3); '
         "print(image.tobytes().hex(), tuple(factors))"
     )
     output = subprocess.run(

@@ -1,0 +1,159 @@
+"""The input pipeline: decode -> crop/resize -> cache if it fits -> shuffle -> normalize -> batch.
+
+One pipeline for every source (`gan.data.sources`). Images are cropped and resized to uint8 at
+`image_size`; when all of them fit in `config.cache_max_gb` they are decoded once and kept in
+memory, so every epoch is an exact permutation at no decoding cost. Larger datasets stream
+through tf.data with a shuffle buffer over the still-encoded records. Normalisation to [0, 1]
+floats comes last, per batch.
+
+The order of batches is a pure function of (seed, epoch, process): a run resumed at step k
+reads exactly the batches an uninterrupted run reads from step k on, whichever path is taken.
+"""
+
+import dataclasses
+import itertools
+from collections.abc import Iterator
+
+import jax
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from gan.data import sources
+from gan.errors import UserError
+
+SKIPPED_FILES_SHOWN = 10  # unreadable files named in the warning; the rest are counted
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingData:
+    """A source made ready for training.
+
+    Attributes:
+      source: where the images come from (this process's share).
+      steps_per_epoch: full local batches per pass; the remainder is dropped.
+      cached: all images as uint8 (N, S, S, C) when they fit in memory, else None (streamed).
+    """
+
+    source: sources.Source
+    steps_per_epoch: int
+    cached: np.ndarray | None
+
+
+def local_batch_size(config) -> int:
+    """This process's share of the global batch."""
+    return config.batch_size // jax.process_count()
+
+
+def crop_and_resize(image: tf.Tensor, image_size: int, crop_size: int) -> tf.Tensor:
+    """Center-crops a uint8 image to a square and resizes it to `image_size` (antialiased).
+
+    Args:
+      image: uint8 (H, W, C).
+      image_size: side of the output.
+      crop_size: side of the centred crop; 0 takes the largest square (min(H, W)).
+
+    Returns:
+      uint8 (image_size, image_size, C).
+    """
+    shape = tf.shape(image)
+    side = tf.minimum(shape[0], shape[1]) if crop_size == 0 else crop_size
+    image = tf.image.crop_to_bounding_box(
+        image, (shape[0] - side) // 2, (shape[1] - side) // 2, side, side
+    )
+    resized = tf.image.resize(image, (image_size, image_size), antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+
+def normalize(images):
+    """uint8 pixels to float32 in [0, 1] (numpy or TensorFlow)."""
+    if isinstance(images, np.ndarray):
+        return images.astype(np.float32) / np.float32(255.0)
+    return tf.cast(images, tf.float32) / 255.0
+
+
+def _preprocessed(source: sources.Source, config) -> tf.data.Dataset:
+    return source.records.map(
+        lambda record: crop_and_resize(source.decode(record), config.image_size, config.crop_size),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
+def load_all(source: sources.Source, config) -> np.ndarray:
+    """Decodes, crops and resizes every image of `source` into one uint8 array."""
+    size, channels = config.image_size, config.num_channels
+    images = np.empty((source.num_examples, size, size, channels), np.uint8)
+    filled = 0
+    for chunk in _preprocessed(source, config).batch(1024).prefetch(2).as_numpy_iterator():
+        images[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+    return images
+
+
+def prepare(config) -> TrainingData:
+    """Opens `config.dataset`, reports skipped files and caches it in memory if it fits.
+
+    Raises:
+      UserError: from the source, or a dataset smaller than one batch.
+    """
+    source = sources.load_source(config)
+    if source.skipped:
+        shown = ", ".join(source.skipped[:SKIPPED_FILES_SHOWN])
+        logging.warning(
+            "Skipped %d of %d image files that cannot be decoded: %s%s",
+            len(source.skipped),
+            len(source.skipped) + source.num_examples,
+            shown,
+            " ..." if len(source.skipped) > SKIPPED_FILES_SHOWN else "",
+        )
+    steps_per_epoch = _agreed_steps_per_epoch(source.num_examples // local_batch_size(config))
+    if steps_per_epoch == 0:
+        raise UserError(
+            f"{source.name!r} has {source.num_examples} images for this process, fewer than one "
+            f"batch of {local_batch_size(config)}. Lower --config.batch_size or add images."
+        )
+    image_bytes = source.num_examples * config.image_size**2 * config.num_channels
+    cached = load_all(source, config) if image_bytes <= config.cache_max_gb * 2**30 else None
+    return TrainingData(source=source, steps_per_epoch=steps_per_epoch, cached=cached)
+
+
+def _agreed_steps_per_epoch(local_steps: int) -> int:
+    """The smallest steps per epoch over all processes, so every process agrees on epochs."""
+    if jax.process_count() == 1:
+        return local_steps
+    from jax.experimental import multihost_utils
+
+    return int(np.min(multihost_utils.process_allgather(np.int64(local_steps))))
+
+
+def _epoch_seed(config, epoch: int) -> int:
+    sequence = np.random.SeedSequence([config.seed, epoch, jax.process_index()])
+    return int(sequence.generate_state(1)[0])
+
+
+def _cached_epoch(data: TrainingData, config, epoch: int, skip: int) -> Iterator[np.ndarray]:
+    batch = local_batch_size(config)
+    order = np.random.default_rng(_epoch_seed(config, epoch)).permutation(len(data.cached))
+    for index in range(skip, data.steps_per_epoch):
+        yield normalize(data.cached[order[index * batch : (index + 1) * batch]])
+
+
+def _streamed_epoch(data: TrainingData, config, epoch: int, skip: int) -> Iterator[np.ndarray]:
+    source, batch = data.source, local_batch_size(config)
+    records = source.records.shuffle(
+        min(config.shuffle_buffer_size, source.num_examples), seed=_epoch_seed(config, epoch)
+    )
+    # Skip while still encoded: resuming deep into an epoch costs reads, not decodes.
+    records = records.take(data.steps_per_epoch * batch).skip(skip * batch)
+    dataset = dataclasses.replace(source, records=records)
+    batches = _preprocessed(dataset, config).batch(batch, drop_remainder=True)
+    return batches.map(normalize).prefetch(2).as_numpy_iterator()
+
+
+def train_batches(data: TrainingData, config, start_step: int = 0) -> Iterator[np.ndarray]:
+    """Endless local batches (float32 NHWC in [0, 1]) in training order, from `start_step` on."""
+    epoch_batches = _cached_epoch if data.cached is not None else _streamed_epoch
+    first_epoch, skip = divmod(start_step, data.steps_per_epoch)
+    for epoch in itertools.count(first_epoch):
+        yield from epoch_batches(data, config, epoch, skip)
+        skip = 0
