@@ -67,17 +67,14 @@ def save(manager: ocp.CheckpointManager, state, config, position: DataPosition) 
     )
 
 
-def check_compatible(manager: ocp.CheckpointManager, config, step: int, num_examples: int) -> None:
-    """Refuses to resume from a checkpoint written under different shape or data settings.
+def _meta(manager: ocp.CheckpointManager, step: int) -> dict:
+    return manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
 
-    A dataset whose size changed (files added to a folder, say) only warns: training can go
-    on, but the batches no longer follow the interrupted run's order.
 
-    Raises:
-      UserError: naming every key whose value differs, before anything is overwritten.
-    """
-    meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
-    saved_examples = meta["data_position"]["num_examples"]
+def warn_if_data_changed(manager: ocp.CheckpointManager, step: int, num_examples: int) -> None:
+    """Warns when the dataset size differs from the checkpoint's (files added to a folder, say):
+    training can go on, but the batches no longer follow the interrupted run's order."""
+    saved_examples = _meta(manager, step)["data_position"]["num_examples"]
     if saved_examples != num_examples:
         logging.warning(
             "The dataset had %d images when step %d was saved and has %d now: resuming, but "
@@ -86,7 +83,15 @@ def check_compatible(manager: ocp.CheckpointManager, config, step: int, num_exam
             step,
             num_examples,
         )
-    saved, current = meta["config"], compatibility_fingerprint(config)
+
+
+def check_compatible(manager: ocp.CheckpointManager, config, step: int) -> None:
+    """Refuses to resume from a checkpoint written under different shape or data settings.
+
+    Raises:
+      UserError: naming every key whose value differs, before anything is overwritten.
+    """
+    saved, current = _meta(manager, step)["config"], compatibility_fingerprint(config)
     differences = [
         f"{key}={saved.get(key)!r} in the checkpoint but {current[key]!r} now"
         for key in COMPATIBILITY_KEYS

@@ -200,16 +200,6 @@ def write_sample_grid(state: TrainState, z: jax.Array, workdir: pathlib.Path, wr
     writer.write_images(step, {"samples": grid[None]})
 
 
-def restore_or_keep(manager, config, state: TrainState, data: pipeline.TrainingData) -> TrainState:
-    """Resumes from the newest checkpoint if the workdir has one, after checking it fits."""
-    latest = manager.latest_step()
-    if latest is None:
-        return state
-    checkpointing.check_compatible(manager, config, latest, data.source.num_examples)
-    logging.info("Resuming from the checkpoint at step %d.", latest)
-    return checkpointing.restore(manager, state, latest)
-
-
 def train_and_evaluate(config, workdir: str) -> TrainState:
     """Trains (or resumes training) until the configured step, writing everything to `workdir`.
 
@@ -227,10 +217,17 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
     validation.validate_config(config)
     workdir = validation.prepare_workdir(workdir)
     mesh = parallel.create_mesh()
+    manager = checkpointing.create_manager(workdir, config)
+    resume_step = manager.latest_step()
+    if resume_step is not None:  # refuse a mismatched checkpoint before any data work
+        checkpointing.check_compatible(manager, config, resume_step)
     data = pipeline.prepare(config)
     last_step = num_train_steps(config, data.steps_per_epoch)
-    manager = checkpointing.create_manager(workdir, config)
-    state = restore_or_keep(manager, config, create_sharded_state(config, mesh), data)
+    state = create_sharded_state(config, mesh)
+    if resume_step is not None:
+        logging.info("Resuming from the checkpoint at step %d.", resume_step)
+        checkpointing.warn_if_data_changed(manager, resume_step, data.source.num_examples)
+        state = checkpointing.restore(manager, state, resume_step)
     start_step = int(jax.device_get(state.step))
     writer = create_writer(workdir)
     write_run_description(config, workdir, writer)
