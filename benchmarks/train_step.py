@@ -21,61 +21,40 @@ Any config key can be overridden as in `gan.main` (`--config.ngf=32`); `--batch_
 
 import functools
 import os
-import resource
-import statistics
-import sys
-import time
-from collections.abc import Callable
 
 import jax
-import numpy as np
 import tensorflow as tf
 from absl import app, flags
 from ml_collections import config_flags
 
-from gan import parallel, train, validation
+from benchmarks import timing
+from gan import train, validation
 from gan.cli import entry_point, parse_flags
 from gan.errors import UserError
+
+FLAGS = flags.FLAGS
+
 
 config_flags.DEFINE_config_file(
     "config", "configs/dcgan.py", "Config file of the model to time.", lock_config=True
 )
-BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Global batch; overrides the config's.")
-IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "32, 64 or 128; overrides the config's.")
-STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per repeat.", lower_bound=1)
-WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps after compilation.", lower_bound=0)
-REPEATS = flags.DEFINE_integer("repeats", 3, "Timed repeats; the median is kept.", lower_bound=1)
-COMPARE_TORCH = flags.DEFINE_bool("compare-torch", False, "Also time the PyTorch DCGAN step.")
-TORCH_THREADS = flags.DEFINE_integer(
+flags.DEFINE_integer("batch_size", None, "Global batch; overrides the config's.")
+flags.DEFINE_integer("image_size", None, "32, 64 or 128; overrides the config's.")
+flags.DEFINE_integer("steps", 10, "Timed steps per repeat.", lower_bound=1)
+flags.DEFINE_integer("warmup", 2, "Untimed steps after compilation.", lower_bound=0)
+flags.DEFINE_integer("repeats", 3, "Timed repeats; the median is kept.", lower_bound=1)
+flags.DEFINE_bool("compare-torch", False, "Also time the PyTorch DCGAN step.")
+flags.DEFINE_integer(
     "torch-threads", 0, "PyTorch intra-op CPU threads; 0 keeps torch's default.", lower_bound=0
 )
-TORCH_BF16 = flags.DEFINE_bool(
+flags.DEFINE_bool(
     "torch-bf16", False, "Also time PyTorch under bfloat16 autocast (reported, not in the ratio)."
 )
 
 
-def median_step_seconds(run_steps: Callable[[int], None]) -> float:
-    """Median over `--repeats` of the mean step time, after `--warmup` untimed steps.
-
-    Args:
-      run_steps: runs the given number of steps and returns once the device has finished them.
-
-    Returns:
-      Seconds per step.
-    """
-    run_steps(WARMUP.value)
-    times = []
-    for _ in range(REPEATS.value):
-        start = time.perf_counter()
-        run_steps(STEPS.value)
-        times.append((time.perf_counter() - start) / STEPS.value)
-    return statistics.median(times)
-
-
-def peak_rss_mb() -> float:
-    """The process's peak resident set size so far, in MB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes there, KiB here
+def flag_timing() -> dict[str, int]:
+    """`--warmup`, `--steps` and `--repeats` as keyword arguments of `time_jax`/`time_torch`."""
+    return {"warmup": FLAGS.warmup, "steps": FLAGS.steps, "repeats": FLAGS.repeats}
 
 
 def flax_param_counts(config) -> tuple[int, int]:
@@ -89,42 +68,7 @@ def flax_param_counts(config) -> tuple[int, int]:
     )
 
 
-def time_jax(config) -> tuple[float, float]:
-    """Compiles and times `gan.train.train_step` as `train_and_evaluate` jits it.
-
-    Args:
-      config: the model, optimizer, batch and image keys of configs/dcgan.py.
-
-    Returns:
-      Compile seconds and the median step seconds.
-    """
-    mesh = parallel.create_mesh()
-    state = train.create_sharded_state(config, mesh)
-    size, channels = config.image_size, config.num_channels
-    local_batch = np.random.default_rng(config.seed).random(
-        (config.batch_size // jax.process_count(), size, size, channels), dtype=np.float32
-    )
-    images = parallel.global_batch(local_batch, mesh)
-    step_fn = jax.jit(
-        train.train_step,
-        donate_argnums=0,
-        in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
-        out_shardings=parallel.replicated(mesh),
-    )
-    start = time.perf_counter()
-    compiled = step_fn.lower(state, images).compile()
-    compile_s = time.perf_counter() - start
-
-    def run_steps(num_steps: int) -> None:
-        nonlocal state
-        for _ in range(num_steps):
-            state, _ = compiled(state, images)
-        jax.block_until_ready(state)
-
-    return compile_s, median_step_seconds(run_steps)
-
-
-def time_torch(torch_dcgan, config, bf16: bool) -> float:
+def time_torch(torch_dcgan, config, bf16: bool, *, warmup: int, steps: int, repeats: int) -> float:
     """Median step seconds of the PyTorch DCGAN step, fresh models and optimizers."""
     device = torch_dcgan.default_device()
     generator, discriminator = torch_dcgan.create_models(config)
@@ -135,7 +79,7 @@ def time_torch(torch_dcgan, config, bf16: bool) -> float:
             step()
         torch_dcgan.synchronize(device)
 
-    return median_step_seconds(run_steps)
+    return timing.median_step_seconds(run_steps, warmup=warmup, steps=steps, repeats=repeats)
 
 
 def print_param_counts(torch_dcgan, config) -> None:
@@ -159,16 +103,16 @@ def report_torch(config) -> float:
             "--compare-torch needs PyTorch, a benchmark extra: pip install -r "
             "requirements-bench.txt (or run without --compare-torch)."
         ) from None
-    threads = torch_dcgan.set_num_threads(TORCH_THREADS.value)
+    threads = torch_dcgan.set_num_threads(FLAGS["torch-threads"].value)
     print(
         f"torch: {torch_dcgan.torch.__version__}, device={torch_dcgan.default_device()}, "
         f"{threads} threads"
     )
     print_param_counts(torch_dcgan, config)
-    step_s = time_torch(torch_dcgan, config, bf16=False)
+    step_s = time_torch(torch_dcgan, config, bf16=False, **flag_timing())
     print(f"torch fp32: median step {step_s:.4f} s, {config.batch_size / step_s:.1f} img/s")
-    if TORCH_BF16.value:
-        bf16_s = time_torch(torch_dcgan, config, bf16=True)
+    if FLAGS["torch-bf16"].value:
+        bf16_s = time_torch(torch_dcgan, config, bf16=True, **flag_timing())
         print(
             f"torch bf16 autocast: median step {bf16_s:.4f} s, "
             f"{config.batch_size / bf16_s:.1f} img/s (not in the ratio)"
@@ -181,17 +125,17 @@ def report_jax(config) -> float:
     print(
         f"config: image_size={config.image_size} channels={config.num_channels} "
         f"latent_dim={config.latent_dim} ngf={config.ngf} ndf={config.ndf} "
-        f"batch={config.batch_size}; {REPEATS.value} x {STEPS.value} timed steps "
-        f"after {WARMUP.value} warm-up"
+        f"batch={config.batch_size}; {FLAGS.repeats} x {FLAGS.steps} timed steps "
+        f"after {FLAGS.warmup} warm-up"
     )
     print(
         f"jax: {jax.__version__}, backend={jax.default_backend()}, {jax.device_count()} "
         f"device(s) ({jax.devices()[0].device_kind}), {os.cpu_count()} CPU cores"
     )
-    compile_s, step_s = time_jax(config)
+    compile_s, step_s = timing.time_jax(config, **flag_timing())
     print(
         f"jax: compile {compile_s:.2f} s, median step {step_s:.4f} s, "
-        f"{config.batch_size / step_s:.1f} img/s, peak RSS {peak_rss_mb():.0f} MB"
+        f"{config.batch_size / step_s:.1f} img/s, peak RSS {timing.peak_rss_mb():.0f} MB"
     )
     return config.batch_size / step_s
 
@@ -202,14 +146,14 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     # gan.train imports the tf.data pipeline (unused here); keep TensorFlow off the accelerators.
     tf.config.set_visible_devices([], "GPU")
-    config = flags.FLAGS.config
-    if BATCH_SIZE.value is not None:
-        config.batch_size = BATCH_SIZE.value
-    if IMAGE_SIZE.value is not None:
-        config.image_size = IMAGE_SIZE.value
+    config = FLAGS.config
+    if FLAGS.batch_size is not None:
+        config.batch_size = FLAGS.batch_size
+    if FLAGS.image_size is not None:
+        config.image_size = FLAGS.image_size
     validation.validate_config(config)
     img_per_s = report_jax(config)
-    if not COMPARE_TORCH.value:
+    if not FLAGS["compare-torch"].value:
         print(f"img_per_s={img_per_s:.1f}")
         return
     torch_img_per_s = report_torch(config)

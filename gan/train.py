@@ -159,6 +159,16 @@ def train_step(state: TrainState, real_images: jax.Array) -> tuple[TrainState, d
     return new_state, metrics
 
 
+def jit_train_step(mesh):
+    """`train_step` compiled for `mesh`: state replicated and donated, batch split over 'data'."""
+    return jax.jit(
+        train_step,
+        donate_argnums=0,
+        in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
+        out_shardings=parallel.replicated(mesh),
+    )
+
+
 def _apply_discriminator(state: TrainState, d_params, batch_stats, images):
     """D in training mode: logits and the BatchNorm statistics updated by this batch."""
     logits, updates = state.discriminator.apply(
@@ -249,12 +259,7 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
         start_step,
         is_chief=jax.process_index() == 0,
     )
-    step_fn = jax.jit(
-        train_step,
-        donate_argnums=0,
-        in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
-        out_shardings=parallel.replicated(mesh),
-    )
+    step_fn = jit_train_step(mesh)
     grid_noise = latent_noise(config.seed, NUM_GRID_SAMPLES, config.latent_dim)
     batches = pipeline.train_batches(data, config, start_step)
     loop_start = time.perf_counter()

@@ -1,0 +1,75 @@
+"""Timing shared by the benchmarks: median step times and peak memory.
+
+Steps run asynchronously on the device, so the clock is read only after the device has
+finished a whole repeat; the median over repeats resists the drift of a shared machine.
+"""
+
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+from gan import parallel, train
+
+
+def median_step_seconds(
+    run_steps: Callable[[int], None], *, warmup: int, steps: int, repeats: int
+) -> float:
+    """Median over `repeats` of the mean step time, after `warmup` untimed steps.
+
+    Args:
+      run_steps: runs the given number of steps and returns once the device has finished them.
+      warmup: untimed steps run first.
+      steps: timed steps per repeat.
+      repeats: timed repeats; the median is kept.
+
+    Returns:
+      Seconds per step.
+    """
+    run_steps(warmup)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run_steps(steps)
+        times.append((time.perf_counter() - start) / steps)
+    return statistics.median(times)
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set size so far, in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes there, KiB here
+
+
+def time_jax(config, *, warmup: int, steps: int, repeats: int) -> tuple[float, float]:
+    """Compiles and times `gan.train.train_step` as `train_and_evaluate` jits it.
+
+    Args:
+      config: the model, optimizer, batch and image keys of configs/dcgan.py.
+      warmup, steps, repeats: as in `median_step_seconds`.
+
+    Returns:
+      Compile seconds and the median step seconds.
+    """
+    mesh = parallel.create_mesh()
+    state = train.create_sharded_state(config, mesh)
+    size, channels = config.image_size, config.num_channels
+    local_batch = np.random.default_rng(config.seed).random(
+        (config.batch_size // jax.process_count(), size, size, channels), dtype=np.float32
+    )
+    images = parallel.global_batch(local_batch, mesh)
+    start = time.perf_counter()
+    compiled = train.jit_train_step(mesh).lower(state, images).compile()
+    compile_s = time.perf_counter() - start
+
+    def run_steps(num_steps: int) -> None:
+        nonlocal state
+        for _ in range(num_steps):
+            state, _ = compiled(state, images)
+        jax.block_until_ready(state)
+
+    return compile_s, median_step_seconds(run_steps, warmup=warmup, steps=steps, repeats=repeats)

@@ -1,0 +1,46 @@
+"""Smoke runs of the benchmark scripts on the tiny config: they run and end with their ratio line.
+
+The numbers themselves are not checked: timings belong in benchmark output, not in tests.
+"""
+
+import re
+import subprocess
+import sys
+
+from tests.conftest import REPO_ROOT
+
+
+def _run(*args):
+    result = subprocess.run(
+        [sys.executable, "-m", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()
+
+
+def test_train_step_benchmark_prints_its_summary_line():
+    lines = _run(
+        "benchmarks.train_step",
+        "--config=configs/tiny.py",
+        "--steps=1",
+        "--warmup=0",
+        "--repeats=1",
+    )
+    assert re.fullmatch(r"img_per_s=\d+\.\d", lines[-1])
+    assert any(line.startswith("jax: compile") and "peak RSS" in line for line in lines)
+
+
+def test_input_pipeline_benchmark_compares_with_training(data_dir):
+    lines = _run(
+        "benchmarks.input_pipeline",
+        "--config=configs/tiny.py",
+        f"--config.data_dir={data_dir}",
+        "--folder_images=24",
+        "--batches=3",
+        "--train_steps=1",
+        "--train_repeats=1",
+    )
+    assert re.fullmatch(
+        r"train_img_per_s=\d+\.\d min_pipeline_img_per_s=\d+\.\d ratio=\d+\.\d+", lines[-1]
+    )
+    assert sum(" cached " in line or " streamed " in line for line in lines) == 4
