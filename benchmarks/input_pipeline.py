@@ -34,7 +34,6 @@ import time
 
 import jax
 import PIL.Image
-import tensorflow as tf
 from absl import app, flags
 from ml_collections import config_flags
 
@@ -176,10 +175,6 @@ def print_row(row: Row, train_img_per_s: float) -> None:
 
 @entry_point
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    # tf.data only feeds the pipeline; keep TensorFlow off the accelerators JAX uses.
-    tf.config.set_visible_devices([], "GPU")
     config = flags.FLAGS.config
     validation.validate_config(config)
     if FOLDER_IMAGES.value < pipeline.local_batch_size(config):

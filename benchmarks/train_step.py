@@ -23,7 +23,6 @@ import functools
 import os
 
 import jax
-import tensorflow as tf
 from absl import app, flags
 from ml_collections import config_flags
 
@@ -142,10 +141,6 @@ def report_jax(config) -> float:
 
 @entry_point
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    # gan.train imports the tf.data pipeline (unused here); keep TensorFlow off the accelerators.
-    tf.config.set_visible_devices([], "GPU")
     config = FLAGS.config
     if FLAGS.batch_size is not None:
         config.batch_size = FLAGS.batch_size

@@ -6,7 +6,8 @@ import re
 import sys
 import textwrap
 
-from absl import flags
+import tensorflow as tf
+from absl import app, flags
 
 from gan.errors import UserError
 
@@ -45,15 +46,22 @@ def keep_own_info_logs(record: logging.LogRecord) -> bool:
 
 
 def entry_point(main):
-    """Decorates an absl `main`: filters library INFO logs, and turns a `UserError` into its
-    paragraph on stderr and exit status 1."""
+    """Decorates an absl `main(argv)` with what every command needs.
+
+    It refuses stray positional arguments, keeps TensorFlow (which only feeds tf.data) off the
+    GPUs that JAX uses, filters library INFO logs, and turns a `UserError` into its paragraph
+    on stderr and exit status 1.
+    """
 
     @functools.wraps(main)
-    def wrapper(*args, **kwargs):
+    def wrapper(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+        tf.config.set_visible_devices([], "GPU")
         for handler in logging.getLogger().handlers:
             handler.addFilter(keep_own_info_logs)
         try:
-            return main(*args, **kwargs)
+            return main(argv)
         except UserError as error:
             fail(str(error))
 

@@ -5,7 +5,6 @@ key can be overridden, e.g. `--config.num_epochs=10 --config.batch_size=128`.
 """
 
 import jax
-import tensorflow as tf
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -20,10 +19,6 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 @entry_point
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    # tf.data only feeds the input pipeline; keep TensorFlow off the accelerators JAX uses.
-    tf.config.set_visible_devices([], "GPU")
     logging.info(
         "Process %d of %d; devices: %s", jax.process_index(), jax.process_count(), jax.devices()
     )

@@ -116,8 +116,6 @@ def write_samples(pictures: np.ndarray, out: pathlib.Path, columns: int | None) 
 
 @entry_point
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     workdir, out = pathlib.Path(FLAGS.workdir), pathlib.Path(FLAGS.out)
     if out.suffix not in (".png", ".npz"):
         raise UserError(f"Unsupported --out {str(out)!r}: use a .png (grid) or .npz (array) file.")

@@ -69,9 +69,6 @@ def describe(config, num_stats_images: int) -> tuple[list[str], np.ndarray]:
 
 @entry_point
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    tf.config.set_visible_devices([], "GPU")
     config = FLAGS.config
     if FLAGS.dataset:
         config.dataset = FLAGS.dataset
