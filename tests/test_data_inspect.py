@@ -1,4 +1,4 @@
-"""Tests for `python -m gan.data` (gan/data/__main__.py): the dataset report and preview grid."""
+"""Tests for `python -m gan.data` (gan/data/inspect.py, __main__.py): report and preview grid."""
 
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from gan.data.__main__ import describe
+from gan.data.inspect import describe
 from tests.conftest import REPO_ROOT
 
 
