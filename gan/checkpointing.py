@@ -9,7 +9,6 @@ temporary directory and renames it when complete, so a run killed at any moment,
 import dataclasses
 import pathlib
 
-import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
@@ -54,9 +53,8 @@ def compatibility_fingerprint(config) -> dict:
     return {key: config[key] for key in COMPATIBILITY_KEYS}
 
 
-def save(manager: ocp.CheckpointManager, state, config, position: DataPosition) -> None:
-    """Starts an asynchronous, atomic save of `state` at its step."""
-    step = int(jax.device_get(state.step))
+def save(manager: ocp.CheckpointManager, step: int, state, config, position: DataPosition) -> None:
+    """Starts an asynchronous, atomic save of `state`, the state after `step` steps."""
     meta = {
         "config": compatibility_fingerprint(config),
         "data_position": dataclasses.asdict(position),

@@ -201,9 +201,10 @@ def write_run_description(config, workdir: pathlib.Path, writer) -> None:
     writer.write_hparams({k: v for k, v in config.items() if v is not None})
 
 
-def write_sample_grid(state: TrainState, z: jax.Array, workdir: pathlib.Path, writer) -> None:
+def write_sample_grid(
+    state: TrainState, z: jax.Array, step: int, workdir: pathlib.Path, writer
+) -> None:
     """Renders the fixed-noise grid to WORKDIR/samples/step_NNNNNNN.png and TensorBoard."""
-    step = int(jax.device_get(state.step))
     grid = images.make_grid(images.to_uint8(jax.device_get(generate(state, z))))
     if jax.process_index() == 0:
         images.save_png(grid, workdir / "samples" / f"step_{step:07d}.png")
@@ -273,12 +274,12 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
                 if step % config.log_every_steps == 0 or step % data.steps_per_epoch == 0:
                     trace.report(step)
                 if step % config.sample_every_steps == 0 or step == last_step:
-                    write_sample_grid(state, grid_noise, workdir, writer)
+                    write_sample_grid(state, grid_noise, step, workdir, writer)
                 if step % config.checkpoint_every_steps == 0 or step == last_step:
                     trace.report(step)  # refuses to save a state that came from a NaN loss
                     epoch, batch = divmod(step, data.steps_per_epoch)
                     position = checkpointing.DataPosition(epoch, batch, data.source.num_examples)
-                    checkpointing.save(manager, state, config, position)
+                    checkpointing.save(manager, step, state, config, position)
     finally:
         manager.wait_until_finished()
     return state
