@@ -9,6 +9,7 @@ import tensorflow_datasets as tfds
 
 import gan.data.procedural_shapes  # noqa: F401  (registers the builder)
 from configs import tiny
+from gan import train
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -31,6 +32,18 @@ def data_dir(tmp_path_factory) -> str:
         download_config=tfds.download.DownloadConfig(try_download_gcs=False)
     )
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, data_dir):
+    """One uninterrupted 6-step tiny run, shared as the reference: (workdir, config, state).
+
+    Tests read its workdir but never write to it.
+    """
+    config = tiny.get_config()
+    config.data_dir = data_dir
+    workdir = tmp_path_factory.mktemp("run")
+    return workdir, config, train.train_and_evaluate(config, str(workdir))
 
 
 @pytest.fixture

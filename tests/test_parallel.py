@@ -13,7 +13,6 @@ import numpy as np
 
 from gan import sample
 from tests.conftest import REPO_ROOT
-from tests.test_train import trained_run  # noqa: F401  (the 1-device reference run)
 
 FOUR_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
 
@@ -38,7 +37,7 @@ def _main_on_four_devices(workdir, data_dir, *overrides):
     )
 
 
-def test_four_devices_give_the_same_parameters_as_one(trained_run, tmp_path):  # noqa: F811
+def test_four_devices_give_the_same_parameters_as_one(trained_run, tmp_path):
     workdir, config, one_device = trained_run
     result = _main_on_four_devices(tmp_path, config.data_dir)
     assert result.returncode == 0, result.stderr[-3000:]

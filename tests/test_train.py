@@ -29,18 +29,6 @@ def assert_states_identical(a, b):
         np.testing.assert_array_equal(x, y)
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory, data_dir):
-    """An uninterrupted 6-step tiny run: (workdir, config, final state)."""
-    from configs import tiny
-
-    config = tiny.get_config()
-    config.data_dir = data_dir
-    workdir = tmp_path_factory.mktemp("run")
-    state = train.train_and_evaluate(config, str(workdir))
-    return workdir, config, state
-
-
 def test_run_writes_trace_samples_checkpoints_and_config(trained_run):
     workdir, config, state = trained_run
     assert int(state.step) == 6
