@@ -60,7 +60,7 @@ def test_builder_is_registered_with_default_and_tiny_configs(tmp_path):
     assert [c.name for c in ps.ProceduralShapes.BUILDER_CONFIGS] == ["default", "tiny"]
     assert builder.builder_config.name == "default"
     assert (builder.builder_config.num_train, builder.builder_config.num_test) == (100_000, 10_000)
-    assert str(builder.version) == "1.0.0"
+    assert str(builder.version) == "2.0.0"
 
 
 def test_features_list_every_factor_in_label_order(prepared):

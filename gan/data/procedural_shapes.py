@@ -39,23 +39,26 @@ PALETTE = {
     "magenta": (240, 40, 200),
 }
 COLORS = tuple(PALETTE)
-# Shape scale (about the circumradius) in pixels, per size label.
-SIZE_PX = {"small": 6.0, "medium": 9.0, "large": 12.0, "huge": 15.0}
+# Shape scale (about the circumradius) in pixels, per size label. Even the smallest shape spans
+# a fifth of the image, so its outline survives the 4x4 bottleneck a DCGAN generator starts from.
+SIZE_PX = {"small": 9.0, "medium": 12.0, "large": 15.0, "huge": 18.0}
 SIZES = tuple(SIZE_PX)
 # Centre in pixels of each grid cell, left to right (x) and top to bottom (y). The outer
 # cells leave room for the largest size, so every shape lies fully inside the image.
-POSITION_PX = np.linspace(17.0, 47.0, 6, dtype=np.float32)
+POSITION_PX = np.linspace(20.0, 44.0, 6, dtype=np.float32)
 POSITIONS = tuple(str(i) for i in range(len(POSITION_PX)))
 
 # Random offset of the shape centre within its grid cell (pixels) and of its colour per channel:
 # small enough that the labels stay unambiguous, large enough that no two images are identical.
 _JITTER_PX = 1.0
 _COLOR_JITTER = 10.0
-# Backgrounds: a grey level plus a faint tint keeps them muted; texture amplitudes (added to all
-# channels) stay low so the shape, not the background, dominates the image.
+# Backgrounds: a grey level plus a faint tint keeps them muted. Every texture is smooth (no
+# edges, nothing finer than half the image): an earlier version with stripes and checkerboards
+# let the discriminator win on background texture alone before the generator drew any shape.
+# Texture amplitudes (added to all channels) stay low so the shape dominates the image.
 _BG_GREY = (60.0, 180.0)
 _BG_TINT = 20.0
-_BG_TEXTURE_AMPLITUDE = {"flat": 0.0, "gradient": 25.0, "stripes": 12.0, "checker": 12.0}
+_BG_TEXTURE_AMPLITUDE = {"flat": 0.0, "gradient": 25.0, "vignette": 30.0, "glow": 30.0}
 
 # Pixel-centre coordinates (float32 keeps rendering fast): columns left to right, rows top to
 # bottom. The shape functions take y pointing up, so shapes such as the triangle stand upright.
@@ -166,27 +169,25 @@ def _gradient(rng: np.random.Generator) -> np.ndarray:
     return along / (IMAGE_SIZE / 2 * (abs(cos) + abs(sin)))
 
 
-def _stripes(rng: np.random.Generator) -> np.ndarray:
-    cos, sin = _direction(rng)
-    frequency = 2 * math.pi / rng.uniform(6.0, 14.0)
-    phase = rng.uniform(0.0, 2 * math.pi)
-    # Clipping a scaled sine gives stripes with soft, anti-aliased edges.
-    return np.clip(3 * np.sin(frequency * (_COLS * cos + _ROWS * sin) + phase), -1.0, 1.0)
+def _vignette(rng: np.random.Generator) -> np.ndarray:
+    """Bright centre fading to dark corners, or the reverse: 1 at the centre, -1 at the corners."""
+    radius = np.hypot(_COLS - IMAGE_SIZE / 2, _ROWS - IMAGE_SIZE / 2) / (IMAGE_SIZE / math.sqrt(2))
+    return rng.choice((-1.0, 1.0)) * (1.0 - 2.0 * radius**2)
 
 
-def _checker(rng: np.random.Generator) -> np.ndarray:
-    frequency = 2 * math.pi / rng.uniform(8.0, 16.0)
-    phase_x, phase_y = rng.uniform(0.0, 2 * math.pi), rng.uniform(0.0, 2 * math.pi)
-    checks = np.sin(frequency * _COLS + phase_x) * np.sin(frequency * _ROWS + phase_y)
-    return np.clip(4 * checks, -1.0, 1.0)
+def _glow(rng: np.random.Generator) -> np.ndarray:
+    """A soft bright patch, half the image wide, centred anywhere in the image."""
+    centre_x, centre_y = rng.uniform(0.0, IMAGE_SIZE, size=2)
+    squared_distance = (_COLS - centre_x) ** 2 + (_ROWS - centre_y) ** 2
+    return 2.0 * np.exp(-squared_distance / (2 * (IMAGE_SIZE / 4) ** 2)) - 1.0
 
 
 # Background texture in [-1, 1] (broadcastable to (64, 64)) by kind, in label order.
 _TEXTURES: dict[str, Callable[[np.random.Generator], np.ndarray]] = {
     "flat": lambda rng: np.zeros((1, 1), np.float32),
     "gradient": _gradient,
-    "stripes": _stripes,
-    "checker": _checker,
+    "vignette": _vignette,
+    "glow": _glow,
 }
 BACKGROUNDS = tuple(_TEXTURES)
 
@@ -239,7 +240,7 @@ def render(factors: Factors, rng: np.random.Generator) -> np.ndarray:
 
     The factors fix what the labels describe; `rng` only draws the nuisances the labels leave
     open: sub-cell jitter of the centre, a small colour jitter, the background colour and the
-    texture's orientation, period and phase.
+    texture's direction, sign or centre.
 
     Args:
       factors: the factors to render.
@@ -295,7 +296,7 @@ class ProceduralShapesConfig(tfds.core.BuilderConfig):
 
 _DESCRIPTION = f"""\
 Procedural shapes: 64x64 RGB images of one anti-aliased, saturated shape on a muted,
-low-contrast background, rendered deterministically from a seed with no download.
+smooth, low-contrast background, rendered deterministically from a seed with no download.
 
 Factors, all stored as labels:
 - shape: {", ".join(SHAPES)}
@@ -313,8 +314,11 @@ collapse measurable.
 class ProceduralShapes(tfds.core.GeneratorBasedBuilder):
     """Procedural shapes with ground-truth factor labels, generated offline."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release.",
+        "2.0.0": "Larger shapes; smooth backgrounds (vignette, glow) replace stripes and checker.",
+    }
     BUILDER_CONFIGS = [
         ProceduralShapesConfig(
             name="default",
