@@ -41,8 +41,9 @@ class TrainingData:
 
 
 def local_batch_size(config) -> int:
-    """This process's share of the global batch."""
-    return config.batch_size // jax.process_count()
+    """This process's share of the images one train step reads: a global batch for each of the
+    `n_critic` discriminator updates."""
+    return config.batch_size * config.get("n_critic", 1) // jax.process_count()
 
 
 def crop_and_resize(image: tf.Tensor, image_size: int, crop_size: int) -> tf.Tensor:
@@ -73,10 +74,13 @@ def normalize(images):
 
 
 def _preprocessed(source: sources.Source, config) -> tf.data.Dataset:
-    return source.records.map(
-        lambda record: crop_and_resize(source.decode(record), config.image_size, config.crop_size),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+    # Plain TensorFlow ops, no Python control flow: AutoGraph has nothing to convert (and would
+    # only warn that it cannot read a lambda's source).
+    @tf.autograph.experimental.do_not_convert
+    def preprocess(record):
+        return crop_and_resize(source.decode(record), config.image_size, config.crop_size)
+
+    return source.records.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def load_all(source: sources.Source, config) -> np.ndarray:
