@@ -44,6 +44,34 @@ def get_config() -> ml_collections.ConfigDict:
     config.ngf = 64
     # Discriminator width: channels of its first conv (doubling at each stride-2 stage).
     config.ndf = 64
+    # Architecture of both networks: "dcgan" (Radford et al.) or "resnet" (the SNGAN ResNet
+    # generator and discriminator of Miyato et al. 2018, for 32 and 64 px; widths ngf and ndf).
+    config.model = "dcgan"
+    # Spectral normalisation of every layer of D (Miyato et al. 2018); the "resnet" D always has it.
+    config.d_spectral_norm = False
+    # Normalisation of D's hidden layers in the "dcgan" model: "batch", "layer" (per image, as
+    # WGAN-GP needs) or "none".
+    config.d_norm = "batch"
+
+    # Objective and regularisers (see gan/losses.py and gan/regularizers.py).
+    # "non_saturating", "minimax", "hinge", "wgan_gp" (needs gp_weight > 0) or "lsgan".
+    config.loss = "non_saturating"
+    # One-sided label smoothing: real images get the target 1 - label_smoothing (BCE losses).
+    config.label_smoothing = 0.0
+    # Discriminator updates per generator update; each reads its own batch of batch_size images.
+    config.n_critic = 1
+    # Weight lambda of the WGAN-GP gradient penalty (Gulrajani et al. use 10); 0 disables it.
+    config.gp_weight = 0.0
+    # Weight gamma of the R1 penalty gamma/2 * E||grad D(x)||^2 on real images; 0 disables it.
+    config.r1_gamma = 0.0
+    # Lazy R1 (StyleGAN2): computed every r1_interval steps with its weight times r1_interval.
+    config.r1_interval = 1
+    # Decay of the exponential moving average of G's weights used for sampling (e.g. 0.999);
+    # 0 keeps no average and samples from the trained weights.
+    config.ema_decay = 0.0
+    # DiffAugment transforms applied to real and generated images before D, comma-separated
+    # from "color", "translation", "cutout"; "" applies none.
+    config.diffaugment = ""
 
     # Optimisation.
     # Global batch (all devices, all processes); must divide by the number of devices.
@@ -52,10 +80,14 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_epochs = 5
     # Steps to train; > 0 overrides num_epochs, -1 derives it from num_epochs.
     config.num_train_steps = -1
-    # Adam learning rate, for both networks.
+    # Adam learning rate of G, and of D unless d_learning_rate is set.
     config.learning_rate = 2e-4
+    # Adam learning rate of D (two time-scale update rule, Heusel et al. 2017); -1: learning_rate.
+    config.d_learning_rate = -1.0
     # Adam beta1, for both networks (DCGAN's 0.5).
     config.beta1 = 0.5
+    # Adam beta2, for both networks (WGAN-GP and SNGAN use 0.9).
+    config.beta2 = 0.999
     # Seeds initialisation, noise, data order and the sample-grid noise.
     config.seed = 0
 

@@ -1,20 +1,53 @@
-"""GAN objectives on discriminator logits, and the statistics that describe a D/G contest.
+"""GAN objectives on discriminator outputs, chosen by name, and the statistics of a D/G contest.
 
-Losses take logits, never probabilities: `softplus(-l)` is `-log sigmoid(l)` without the
-overflow and the `log(0)` that a sigmoid followed by a log meets on confident logits.
+Losses take logits (raw D outputs), never probabilities: `softplus(-l)` is `-log sigmoid(l)`
+without the overflow and the `log(0)` that a sigmoid followed by a log meets on confident
+logits. `config.loss` selects one of `LOSSES`:
+
+| name | D minimises | G minimises | paper |
+|---|---|---|---|
+| `non_saturating` | BCE(D(x), 1) + BCE(D(G(z)), 0) | -log D(G(z)) | Goodfellow et al. 2014 |
+| `minimax` | the same | log(1 - D(G(z))) | Goodfellow et al. 2014 |
+| `hinge` | relu(1 - D(x)) + relu(1 + D(G(z))) | -D(G(z)) | Lim & Ye 2017, Miyato et al. 2018 |
+| `wgan_gp` | D(G(z)) - D(x), plus `gp_weight` x penalty | -D(G(z)) | Gulrajani et al. 2017 |
+| `lsgan` | (D(x) - 1)^2 / 2 + D(G(z))^2 / 2 | (D(G(z)) - 1)^2 / 2 | Mao et al. 2017 |
+
+Each term is averaged over its batch and D's two terms are summed, as PyTorch's DCGAN does, so
+loss values compare directly with other code bases.
 """
+
+import dataclasses
+import functools
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
+from gan.errors import UserError
 
-def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+LossFn = Callable[..., jax.Array]
+
+
+def discriminator_loss(
+    real_logits: jax.Array, fake_logits: jax.Array, label_smoothing: float = 0.0
+) -> jax.Array:
     """Binary cross-entropy of D with label 1 for real and 0 for generated images.
 
-    Summed over the two halves, each averaged over its batch, as PyTorch's DCGAN does
-    (`BCE(D(x), 1) + BCE(D(G(z)), 0)`), so loss values compare directly.
+    Args:
+      real_logits: D's logits on real images.
+      fake_logits: D's logits on generated images.
+      label_smoothing: one-sided smoothing (Salimans et al. 2016): real images get the target
+        1 - label_smoothing, generated ones keep 0, so D is not pushed to infinite confidence.
+
+    Returns:
+      `BCE(D(x), 1 - label_smoothing) + BCE(D(G(z)), 0)`, each averaged over its batch.
     """
-    return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+    real_term = jax.nn.softplus(-real_logits)
+    if label_smoothing:
+        real_term = (1.0 - label_smoothing) * real_term + label_smoothing * jax.nn.softplus(
+            real_logits
+        )
+    return jnp.mean(real_term) + jnp.mean(jax.nn.softplus(fake_logits))
 
 
 def generator_loss(fake_logits: jax.Array) -> jax.Array:
@@ -23,6 +56,78 @@ def generator_loss(fake_logits: jax.Array) -> jax.Array:
     Minimising log(1 - D(G(z))) instead gives vanishing gradients while D wins early on.
     """
     return jnp.mean(jax.nn.softplus(-fake_logits))
+
+
+def minimax_generator_loss(fake_logits: jax.Array) -> jax.Array:
+    """The original zero-sum generator loss, log(1 - D(G(z))) = -softplus(logit)."""
+    return -jnp.mean(jax.nn.softplus(fake_logits))
+
+
+def hinge_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+    """Hinge loss: D is only pushed until real logits exceed 1 and fake ones fall below -1."""
+    return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
+
+
+def wasserstein_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+    """The critic's estimate of -W(real, fake), E[D(G(z))] - E[D(x)]; needs a Lipschitz D."""
+    return jnp.mean(fake_logits) - jnp.mean(real_logits)
+
+
+def critic_generator_loss(fake_logits: jax.Array) -> jax.Array:
+    """-E[D(G(z))]: the generator loss of both the hinge and the Wasserstein objective."""
+    return -jnp.mean(fake_logits)
+
+
+def least_squares_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+    """LSGAN with targets 1 for real and 0 for generated images (a=0, b=c=1 in Mao et al.)."""
+    return 0.5 * jnp.mean(jnp.square(real_logits - 1.0)) + 0.5 * jnp.mean(jnp.square(fake_logits))
+
+
+def least_squares_generator_loss(fake_logits: jax.Array) -> jax.Array:
+    """LSGAN's generator loss: pull D(G(z)) towards the real target 1."""
+    return 0.5 * jnp.mean(jnp.square(fake_logits - 1.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class GanLoss:
+    """A pair of objectives: `discriminator(real_logits, fake_logits)`, `generator(fake_logits)`."""
+
+    discriminator: LossFn
+    generator: LossFn
+
+
+LOSSES = {
+    "non_saturating": GanLoss(discriminator_loss, generator_loss),
+    "minimax": GanLoss(discriminator_loss, minimax_generator_loss),
+    "hinge": GanLoss(hinge_discriminator_loss, critic_generator_loss),
+    "wgan_gp": GanLoss(wasserstein_discriminator_loss, critic_generator_loss),
+    "lsgan": GanLoss(least_squares_discriminator_loss, least_squares_generator_loss),
+}
+# The losses built on binary cross-entropy, the only ones where label smoothing has a meaning.
+SMOOTHABLE_LOSSES = ("non_saturating", "minimax")
+
+
+def get_loss(name: str, label_smoothing: float = 0.0) -> GanLoss:
+    """The objective called `name` in `LOSSES`, with one-sided label smoothing where it applies.
+
+    Raises:
+      UserError: an unknown name, or label smoothing asked of a loss without labels.
+    """
+    if name not in LOSSES:
+        raise UserError(
+            f"Unknown loss {name!r}: use one of {', '.join(LOSSES)} (--config.loss=NAME)."
+        )
+    if label_smoothing and name not in SMOOTHABLE_LOSSES:
+        raise UserError(
+            f"label_smoothing={label_smoothing} has no meaning for the {name!r} loss, which has "
+            f"no labels: use it with {' or '.join(SMOOTHABLE_LOSSES)}, or set "
+            "--config.label_smoothing=0."
+        )
+    loss = LOSSES[name]
+    if not label_smoothing:
+        return loss
+    smoothed = functools.partial(loss.discriminator, label_smoothing=label_smoothing)
+    return dataclasses.replace(loss, discriminator=smoothed)
 
 
 def discriminator_statistics(

@@ -17,6 +17,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan import resnet
+from gan.regularizers import spectral_normalized
+
 
 def normal_init(mean: float, stddev: float) -> nn.initializers.Initializer:
     """N(mean, stddev^2) initializer, drawn as a flat vector and reshaped.
@@ -113,15 +116,28 @@ class Generator(nn.Module):
         return jnp.tanh(PhaseConvTranspose(self.num_channels)(x))
 
 
+# Normalisations of D's hidden layers (`config.d_norm`). Penalties on D's input gradient
+# (WGAN-GP, R1) assume images do not interact inside D, which BatchNorm breaks; Gulrajani et al.
+# use layer normalisation instead, SNGAN none at all.
+D_NORMS = ("batch", "layer", "none")
+
+
 class Discriminator(nn.Module):
     """Image -> stride-2 4x4 convs (64 -> 32 -> 16 -> 8 -> 4 for 64x64) -> one logit per image.
 
-    LeakyReLU(0.2) everywhere, BatchNorm on all but the first conv. The first two feature maps
-    (32x32x64 and 16x16x128 for 64x64 inputs) are sown as `intermediates` so the feature
-    extraction stage can be inspected with `mutable=['intermediates']`.
+    LeakyReLU(0.2) everywhere, BatchNorm (or `norm`) on all but the first conv. The first two
+    feature maps (32x32x64 and 16x16x128 for 64x64 inputs) are sown as `intermediates` so the
+    feature extraction stage can be inspected with `mutable=['intermediates']`.
+
+    Attributes:
+      ndf: channels of the first conv, doubling at each stage.
+      spectral_norm: spectrally normalise every conv (SNGAN's DCGAN-style D).
+      norm: one of `D_NORMS`.
     """
 
     ndf: int = 64
+    spectral_norm: bool = False
+    norm: str = "batch"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -130,20 +146,53 @@ class Discriminator(nn.Module):
         )
         stages = num_resolution_stages(x.shape[1])
         for stage in range(stages):
-            x = conv(self.ndf * 2**stage, strides=(2, 2), padding=((1, 1), (1, 1)))(x)
+            x = self._apply(
+                conv(self.ndf * 2**stage, strides=(2, 2), padding=((1, 1), (1, 1))), x, train
+            )
             if stage > 0:
-                x = BatchNorm(use_running_average=not train)(x)
+                x = self._normalize(x, train)
             x = nn.leaky_relu(x, negative_slope=0.2)
             self.sow("intermediates", f"features_{x.shape[1]}x{x.shape[2]}x{x.shape[3]}", x)
-        return conv(1, padding="VALID")(x).reshape(-1)
+        return self._apply(conv(1, padding="VALID"), x, train).reshape(-1)
+
+    def _apply(self, layer: nn.Module, x: jax.Array, train: bool) -> jax.Array:
+        return spectral_normalized(layer, x, train) if self.spectral_norm else layer(x)
+
+    def _normalize(self, x: jax.Array, train: bool) -> jax.Array:
+        if self.norm == "batch":
+            return BatchNorm(use_running_average=not train)(x)
+        if self.norm == "layer":  # over each image's H, W and C, with per-channel scale/offset
+            return nn.LayerNorm(reduction_axes=(1, 2, 3))(x)
+        return x
 
 
-def create_models(config) -> tuple[Generator, Discriminator]:
-    """Builds the generator and discriminator described by `config`."""
+# `config.model`: the architecture of both networks.
+MODELS = ("dcgan", "resnet")
+RESNET_IMAGE_SIZES = resnet.IMAGE_SIZES
+
+
+def create_models(config) -> tuple[nn.Module, nn.Module]:
+    """Builds the generator and discriminator described by `config` (`model`, widths, D options).
+
+    Configs saved before the architecture keys existed describe the DCGAN with BatchNorm in D.
+    """
+    if config.get("model", "dcgan") == "resnet":
+        generator = resnet.ResNetGenerator(
+            image_size=config.image_size,
+            num_channels=config.num_channels,
+            ngf=config.ngf,
+            latent_dim=config.latent_dim,
+        )
+        return generator, resnet.ResNetDiscriminator(ndf=config.ndf)
     generator = Generator(
         image_size=config.image_size,
         num_channels=config.num_channels,
         ngf=config.ngf,
         latent_dim=config.latent_dim,
     )
-    return generator, Discriminator(ndf=config.ndf)
+    discriminator = Discriminator(
+        ndf=config.ndf,
+        spectral_norm=config.get("d_spectral_norm", False),
+        norm=config.get("d_norm", "batch"),
+    )
+    return generator, discriminator

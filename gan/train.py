@@ -4,6 +4,7 @@ Data flow: config -> `data.pipeline` batches -> `train_step` on a device mesh ->
 `progress.TrainingTrace`, fixed-noise sample grids to PNG/TensorBoard, and `checkpointing`.
 """
 
+import dataclasses
 import functools
 import pathlib
 import time
@@ -16,16 +17,43 @@ import optax
 from absl import logging
 from clu import metric_writers
 
-from gan import checkpointing, images, losses, parallel, progress, validation
+from gan import augment, checkpointing, images, losses, parallel, progress, regularizers, validation
 from gan.data import pipeline
 from gan.models import Discriminator, Generator, create_models
 
 NUM_GRID_SAMPLES = 64  # images in the fixed-noise sample grid (8 x 8)
 
 
+@dataclasses.dataclass(frozen=True)
+class StepOptions:
+    """The recipe a train step follows, from the config keys of the same names.
+
+    Static (part of the compiled program): changing one recompiles the step. The defaults are
+    the DCGAN recipe, so a config.json written before a key existed reads back unchanged.
+    """
+
+    loss: str = "non_saturating"  # a name in `losses.LOSSES`
+    label_smoothing: float = 0.0  # one-sided: real targets 1 - label_smoothing
+    n_critic: int = 1  # D updates per G update, each on its own real batch
+    gp_weight: float = 0.0  # lambda of the WGAN-GP gradient penalty; 0 disables it
+    r1_gamma: float = 0.0  # gamma of the R1 penalty (gamma / 2 * E||grad D(x)||^2); 0 disables
+    r1_interval: int = 1  # lazy R1: applied every r1_interval steps, r1_interval x as strong
+    ema_decay: float = 0.0  # decay of the EMA of G's weights; 0 keeps no EMA
+    diffaugment: str = ""  # DiffAugment policy, e.g. "color,translation,cutout"; "" disables
+
+    @classmethod
+    def from_config(cls, config) -> "StepOptions":
+        return cls(**{f.name: config.get(f.name, f.default) for f in dataclasses.fields(cls)})
+
+
 @flax.struct.dataclass
 class TrainState:
-    """Everything a step reads and writes. Networks and optimizers are static (not arrays)."""
+    """Everything a step reads and writes. Networks, optimizers and options are static.
+
+    `g_ema_params` is the exponential moving average of `g_params` (Karras et al. 2018, Yazici
+    et al. 2019), which samples better than the weights of any single step; None when
+    `ema_decay` is 0. Sampling and sample grids use it when present.
+    """
 
     step: jax.Array
     rng: jax.Array
@@ -35,15 +63,28 @@ class TrainState:
     d_params: Any
     d_batch_stats: Any
     d_opt_state: optax.OptState
+    g_ema_params: Any
     generator: Generator = flax.struct.field(pytree_node=False)
     discriminator: Discriminator = flax.struct.field(pytree_node=False)
     g_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
     d_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
+    options: StepOptions = flax.struct.field(pytree_node=False)
 
 
-def create_optimizer(config) -> optax.GradientTransformation:
-    """Adam with DCGAN's beta1 = 0.5: a shorter momentum memory keeps the two players stable."""
-    return optax.adam(config.learning_rate, b1=config.beta1, b2=0.999)
+def create_optimizer(config, learning_rate: float) -> optax.GradientTransformation:
+    """Adam with DCGAN's beta1 = 0.5: a shorter momentum memory keeps the two players stable.
+
+    WGAN-GP and SNGAN use beta1 = 0, beta2 = 0.9 (`config.beta2`, 0.999 by default).
+    """
+    return optax.adam(learning_rate, b1=config.beta1, b2=config.get("beta2", 0.999))
+
+
+def create_optimizers(config) -> tuple[optax.GradientTransformation, ...]:
+    """G's and D's optimizers: D's learning rate may differ (TTUR, Heusel et al. 2017)."""
+    d_learning_rate = config.get("d_learning_rate", -1.0)
+    if d_learning_rate <= 0:  # the sentinel -1: D learns at G's rate
+        d_learning_rate = config.learning_rate
+    return create_optimizer(config, config.learning_rate), create_optimizer(config, d_learning_rate)
 
 
 def create_train_state(config, rng: jax.Array) -> TrainState:
@@ -54,7 +95,8 @@ def create_train_state(config, rng: jax.Array) -> TrainState:
     x = jnp.zeros((1, config.image_size, config.image_size, config.num_channels))
     g_vars = generator.init(g_key, z, train=False)
     d_vars = discriminator.init(d_key, x, train=False)
-    g_tx, d_tx = create_optimizer(config), create_optimizer(config)
+    g_tx, d_tx = create_optimizers(config)
+    options = StepOptions.from_config(config)
     return TrainState(
         step=jnp.zeros((), jnp.int32),
         rng=train_key,
@@ -62,12 +104,14 @@ def create_train_state(config, rng: jax.Array) -> TrainState:
         g_batch_stats=g_vars["batch_stats"],
         g_opt_state=g_tx.init(g_vars["params"]),
         d_params=d_vars["params"],
-        d_batch_stats=d_vars["batch_stats"],
+        d_batch_stats=d_vars.get("batch_stats", {}),  # none without BatchNorm/spectral norm
         d_opt_state=d_tx.init(d_vars["params"]),
+        g_ema_params=jax.tree.map(jnp.copy, g_vars["params"]) if options.ema_decay else None,
         generator=generator,
         discriminator=discriminator,
         g_tx=g_tx,
         d_tx=d_tx,
+        options=options,
     )
 
 
@@ -86,17 +130,24 @@ def latent_noise(seed: int, num: int, latent_dim: int) -> jax.Array:
 
 @jax.jit
 def generate(state: TrainState, z: jax.Array) -> jax.Array:
-    """Images in [-1, 1] from the generator in inference mode (BatchNorm running averages)."""
-    variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+    """Images in [-1, 1] from the generator in inference mode (BatchNorm running averages).
+
+    Uses the EMA weights when the state keeps them, with the running BatchNorm statistics of
+    the trained weights.
+    """
+    params = state.g_params if state.g_ema_params is None else state.g_ema_params
+    variables = {"params": params, "batch_stats": state.g_batch_stats}
     return state.generator.apply(variables, z, train=False)
 
 
 def train_step(state: TrainState, real_images: jax.Array) -> tuple[TrainState, dict]:
-    """One discriminator update, then one generator update, on the same generated batch.
+    """`n_critic` discriminator updates, then one generator update (`state.options` says how).
 
-    As in PyTorch's DCGAN, G runs forward once: its VJP, kept from the D update, turns the
-    gradient of the G loss with respect to the fake images into parameter gradients. D sees
-    real and fake images in separate forward passes, so its BatchNorm statistics are per batch.
+    As in PyTorch's DCGAN, G runs forward once for the last D update and the G update: its VJP,
+    kept from the D update, turns the gradient of the G loss with respect to the fake images
+    into parameter gradients. D sees real and fake images in separate forward passes, so its
+    BatchNorm statistics are per batch. With `n_critic` > 1 the batch holds `n_critic` real
+    batches (`pipeline.local_batch_size`): each D update reads its own, with fresh noise.
 
     Args:
       state: the train state (donated: its buffers are reused for the output).
@@ -105,58 +156,144 @@ def train_step(state: TrainState, real_images: jax.Array) -> tuple[TrainState, d
     Returns:
       The new state and this step's scalar metrics (device arrays).
     """
+    options = state.options
+    loss = losses.get_loss(options.loss, options.label_smoothing)
     real = real_images * 2.0 - 1.0  # the generator's tanh range
     rng = jax.random.fold_in(state.rng, state.step)
-    z = jax.random.normal(rng, (real.shape[0], state.generator.latent_dim))
-
-    def generate_train(g_params):
-        fake, updates = state.generator.apply(
-            {"params": g_params, "batch_stats": state.g_batch_stats},
-            z,
-            train=True,
-            mutable=["batch_stats"],
+    # Keys of the extra critic updates, of each D update's augmentation/penalty, of G's view.
+    keys = jax.random.split(jax.random.fold_in(rng, 1), options.n_critic + 1)
+    d = (state.d_params, state.d_batch_stats, state.d_opt_state)
+    g_batch_stats = state.g_batch_stats
+    if options.n_critic > 1:
+        batches = real.reshape(-1, options.n_critic, *real.shape[1:]).swapaxes(0, 1)
+        d, g_batch_stats = _extra_critic_updates(
+            state, loss, d, g_batch_stats, batches[:-1], keys[:-2]
         )
-        return fake, updates["batch_stats"]
-
-    fake, generator_vjp, g_batch_stats = jax.vjp(generate_train, state.g_params, has_aux=True)
-
-    def d_loss_fn(d_params):
-        real_logits, stats = _apply_discriminator(state, d_params, state.d_batch_stats, real)
-        fake_logits, stats = _apply_discriminator(state, d_params, stats, fake)
-        loss = losses.discriminator_loss(real_logits, fake_logits)
-        return loss, (stats, real_logits, fake_logits)
-
-    (d_loss, (d_batch_stats, real_logits, fake_logits)), d_grads = jax.value_and_grad(
-        d_loss_fn, has_aux=True
-    )(state.d_params)
-    d_updates, d_opt_state = state.d_tx.update(d_grads, state.d_opt_state, state.d_params)
-    d_params = optax.apply_updates(state.d_params, d_updates)
+        real = batches[-1]
+    z = jax.random.normal(rng, (real.shape[0], state.generator.latent_dim))
+    fake, generator_vjp, g_batch_stats = jax.vjp(
+        lambda g_params: _generate_train(state, g_params, g_batch_stats, z),
+        state.g_params,
+        has_aux=True,
+    )
+    (d_params, d_batch_stats, d_opt_state), metrics = _discriminator_update(
+        state, loss, d, real, fake, keys[-2]
+    )
 
     def g_loss_fn(fake_images):
-        logits, stats = _apply_discriminator(state, d_params, d_batch_stats, fake_images)
-        return losses.generator_loss(logits), stats
+        seen = augment.diff_augment(fake_images, options.diffaugment, keys[-1])
+        logits, stats = _apply_discriminator(state, d_params, d_batch_stats, seen)
+        return loss.generator(logits), stats
 
     (g_loss, d_batch_stats), fake_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
     (g_grads,) = generator_vjp(fake_grads)
     g_updates, g_opt_state = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
-
+    g_params = optax.apply_updates(state.g_params, g_updates)
     new_state = state.replace(
         step=state.step + 1,
-        g_params=optax.apply_updates(state.g_params, g_updates),
+        g_params=g_params,
         g_batch_stats=g_batch_stats,
         g_opt_state=g_opt_state,
         d_params=d_params,
         d_batch_stats=d_batch_stats,
         d_opt_state=d_opt_state,
     )
+    if options.ema_decay:
+        new_state = new_state.replace(
+            g_ema_params=regularizers.ema_update(state.g_ema_params, g_params, options.ema_decay)
+        )
+    metrics |= {"g_loss": g_loss, "g_grad_norm": optax.global_norm(g_grads)}
+    return new_state, metrics
+
+
+def _generate_train(state: TrainState, g_params, g_batch_stats, z: jax.Array):
+    """G in training mode: images and the BatchNorm statistics updated by this batch."""
+    fake, updates = state.generator.apply(
+        {"params": g_params, "batch_stats": g_batch_stats}, z, train=True, mutable=["batch_stats"]
+    )
+    return fake, updates["batch_stats"]
+
+
+def _discriminator_update(state: TrainState, loss: losses.GanLoss, d, real, fake, rng):
+    """One optimizer step of D on a real and a generated batch.
+
+    Args:
+      state: supplies D, its optimizer and the options.
+      loss: the objective.
+      d: (params, batch_stats, opt_state) of D before the update.
+      real: real images in [-1, 1].
+      fake: generated images (constants here).
+      rng: for DiffAugment and the gradient penalty's interpolation.
+
+    Returns:
+      D's (params, batch_stats, opt_state) after the update, and its metrics.
+    """
+    d_params, d_batch_stats, d_opt_state = d
+    real_key, fake_key, penalty_key = jax.random.split(rng, 3)
+    real = augment.diff_augment(real, state.options.diffaugment, real_key)
+    fake = augment.diff_augment(fake, state.options.diffaugment, fake_key)
+
+    def d_loss_fn(params):
+        real_logits, stats = _apply_discriminator(state, params, d_batch_stats, real)
+        fake_logits, stats = _apply_discriminator(state, params, stats, fake)
+        adversarial = loss.discriminator(real_logits, fake_logits)
+        d_fn = lambda images: _apply_discriminator(state, params, stats, images)[0]  # noqa: E731
+        penalties = _discriminator_penalties(state, d_fn, real, fake, penalty_key)
+        total = sum((weight * value for weight, value in penalties.values()), adversarial)
+        aux = (stats, adversarial, {name: value for name, (_, value) in penalties.items()})
+        return total, aux + (real_logits, fake_logits)
+
+    (_, (d_batch_stats, d_loss, penalties, real_logits, fake_logits)), d_grads = jax.value_and_grad(
+        d_loss_fn, has_aux=True
+    )(d_params)
+    d_updates, d_opt_state = state.d_tx.update(d_grads, d_opt_state, d_params)
     metrics = {
         "d_loss": d_loss,
-        "g_loss": g_loss,
-        "g_grad_norm": optax.global_norm(g_grads),
         "d_grad_norm": optax.global_norm(d_grads),
+        **penalties,
         **losses.discriminator_statistics(real_logits, fake_logits),
     }
-    return new_state, metrics
+    return (optax.apply_updates(d_params, d_updates), d_batch_stats, d_opt_state), metrics
+
+
+def _discriminator_penalties(state: TrainState, d_fn, real, fake, rng) -> dict:
+    """The enabled penalties on D's input gradient, as {metric name: (weight, value)}.
+
+    Lazy R1 is computed only every `r1_interval` steps (0 in between), with its weight
+    multiplied by the interval so the average strength stays gamma / 2.
+    """
+    options, penalties = state.options, {}
+    if options.gp_weight:
+        penalties["gp"] = (options.gp_weight, regularizers.gradient_penalty(d_fn, real, fake, rng))
+    if options.r1_gamma:
+        r1 = functools.partial(regularizers.r1_penalty, d_fn, real)
+        if options.r1_interval > 1:
+            due = state.step % options.r1_interval == 0
+            value = jax.lax.cond(due, r1, lambda: jnp.zeros((), real.dtype))
+        else:
+            value = r1()
+        penalties["r1"] = (0.5 * options.r1_gamma * options.r1_interval, value)
+    return penalties
+
+
+def _extra_critic_updates(state: TrainState, loss: losses.GanLoss, d, g_batch_stats, reals, keys):
+    """The first `n_critic` - 1 D updates, each on its own real batch and fresh noise.
+
+    Returns:
+      D's (params, batch_stats, opt_state) and G's BatchNorm statistics after them.
+    """
+
+    def critic_update(carry, inputs):
+        d, g_batch_stats = carry
+        real, key = inputs
+        z_key, d_key = jax.random.split(key)
+        z = jax.random.normal(z_key, (real.shape[0], state.generator.latent_dim))
+        fake, g_batch_stats = _generate_train(state, state.g_params, g_batch_stats, z)
+        d, _ = _discriminator_update(state, loss, d, real, fake, d_key)
+        return (d, g_batch_stats), None
+
+    (d, g_batch_stats), _ = jax.lax.scan(critic_update, (d, g_batch_stats), (reals, keys))
+    return d, g_batch_stats
 
 
 def jit_train_step(mesh):
@@ -177,7 +314,7 @@ def _apply_discriminator(state: TrainState, d_params, batch_stats, images):
         train=True,
         mutable=["batch_stats"],
     )
-    return logits, updates["batch_stats"]
+    return logits, updates.get("batch_stats", {})
 
 
 def num_train_steps(config, steps_per_epoch: int) -> int:

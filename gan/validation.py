@@ -6,6 +6,7 @@ import tempfile
 
 import jax
 
+from gan import augment, losses, models
 from gan.errors import UserError
 
 SUPPORTED_IMAGE_SIZES = (32, 64, 128)
@@ -56,6 +57,36 @@ def validate_config(config) -> None:
         _fail("cache_max_gb", config.cache_max_gb, "it must be >= 0 (0 always streams)")
     if not 0 <= config.beta1 < 1:
         _fail("beta1", config.beta1, "Adam's beta1 must lie in [0, 1)")
+    validate_recipe(config)
+
+
+def validate_recipe(config) -> None:
+    """Raises `UserError` for a loss, regulariser, optimiser or architecture setting that is
+    unknown, out of range or contradicts another."""
+    losses.get_loss(config.loss, config.label_smoothing)
+    augment.parse_policy(config.diffaugment)
+    if config.model not in models.MODELS:
+        _fail("model", config.model, f"use one of {models.MODELS}")
+    if config.model == "resnet" and config.image_size not in models.RESNET_IMAGE_SIZES:
+        _fail("image_size", config.image_size, f"the ResNet has {models.RESNET_IMAGE_SIZES} px")
+    if config.d_norm not in models.D_NORMS:
+        _fail("d_norm", config.d_norm, f"use one of {models.D_NORMS}")
+    for key in ("n_critic", "r1_interval"):
+        if not isinstance(config[key], int) or config[key] <= 0:
+            _fail(key, config[key], "it must be a positive integer")
+    for key in ("gp_weight", "r1_gamma"):
+        if not config[key] >= 0:
+            _fail(key, config[key], "a penalty weight must be >= 0 (0 disables it)")
+    if config.loss == "wgan_gp" and not config.gp_weight > 0:
+        _fail("gp_weight", config.gp_weight, "the wgan_gp loss needs a penalty weight > 0 (10)")
+    if not 0 <= config.label_smoothing < 1:
+        _fail("label_smoothing", config.label_smoothing, "it must lie in [0, 1)")
+    if not 0 <= config.ema_decay < 1:
+        _fail("ema_decay", config.ema_decay, "it must lie in [0, 1) (0 keeps no average)")
+    if not (config.d_learning_rate > 0 or config.d_learning_rate == -1):
+        _fail("d_learning_rate", config.d_learning_rate, "use a positive rate or -1 (G's)")
+    if not 0 <= config.beta2 < 1:
+        _fail("beta2", config.beta2, "Adam's beta2 must lie in [0, 1)")
 
 
 def prepare_workdir(workdir: str) -> pathlib.Path:

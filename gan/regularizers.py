@@ -1,0 +1,69 @@
+"""Constraints on the discriminator (spectral norm, gradient penalties) and the EMA of G.
+
+All of them constrain how fast D can change around the data, which is what keeps a
+discriminator from overpowering the generator with arbitrarily steep decision surfaces:
+
+- the WGAN-GP gradient penalty (Gulrajani et al. 2017) pulls the gradient norm towards 1 on
+  random interpolates of real and generated images, a soft 1-Lipschitz constraint;
+- R1 (Mescheder et al. 2018) pushes the gradient norm towards 0 on real images only, which
+  makes training converge locally; StyleGAN2's lazy form applies it every k steps, k x as strong.
+
+`d_fn` maps a batch of images to one logit per image. The penalties differentiate through
+`jax.grad` of the summed logits, which equals the per-image input gradients only when images do
+not interact inside D: use them with a D without BatchNorm (`d_norm='layer'` or `'none'`).
+"""
+
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+DiscriminatorFn = Callable[[jax.Array], jax.Array]
+
+
+def spectral_normalized(layer: nn.Module, x: jax.Array, train: bool) -> jax.Array:
+    """Applies `layer` with its kernel divided by its largest singular value (Miyato et al.).
+
+    A Lipschitz bound on every layer bounds D's, without a penalty term. One power iteration
+    per training call refines the singular vector `u`, kept with sigma in `batch_stats`;
+    inference reuses the stored estimate.
+    """
+    return nn.SpectralNorm(layer)(x, update_stats=train)
+
+
+def squared_input_gradient_norms(d_fn: DiscriminatorFn, images: jax.Array) -> jax.Array:
+    """||dD(x)/dx||^2 for every image of the batch, shape (N,)."""
+    grads = jax.grad(lambda x: jnp.sum(d_fn(x)))(images)
+    return jnp.sum(jnp.square(grads), axis=tuple(range(1, grads.ndim)))
+
+
+def gradient_penalty(
+    d_fn: DiscriminatorFn, real: jax.Array, fake: jax.Array, rng: jax.Array
+) -> jax.Array:
+    """WGAN-GP's E[(||grad D(x_hat)|| - 1)^2], x_hat uniform on the segments real-fake.
+
+    Args:
+      d_fn: images -> logits, differentiable in the images.
+      real: a batch of real images.
+      fake: a batch of generated images, the same shape.
+      rng: draws the interpolation fraction of each pair.
+
+    Returns:
+      The penalty, a scalar (not yet multiplied by its weight lambda).
+    """
+    fraction = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1))
+    interpolates = fraction * real + (1.0 - fraction) * fake
+    # The tiny offset keeps the square root differentiable where a gradient vanishes exactly.
+    norms = jnp.sqrt(squared_input_gradient_norms(d_fn, interpolates) + 1e-12)
+    return jnp.mean(jnp.square(norms - 1.0))
+
+
+def r1_penalty(d_fn: DiscriminatorFn, real: jax.Array) -> jax.Array:
+    """R1's E[||grad D(x)||^2] on real images (not yet multiplied by gamma / 2)."""
+    return jnp.mean(squared_input_gradient_norms(d_fn, real))
+
+
+def ema_update(ema_params, params, decay: float):
+    """One step of the exponential moving average: decay * ema + (1 - decay) * params."""
+    return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema_params, params)

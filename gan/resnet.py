@@ -1,0 +1,121 @@
+"""The SNGAN ResNet generator and discriminator (Miyato et al. 2018, appendix B) in Flax Linen.
+
+Residual blocks let both networks be deeper than DCGAN's at a similar cost; with spectral
+normalisation on every layer of D and the hinge loss this is the recipe that SNGAN, and many
+papers after it, report on CIFAR-10 (32 px) and STL-10/ImageNet (48-64 px).
+
+- Generator: z -> dense 4x4 -> one up-block per doubling (BN, ReLU, nearest 2x upsampling,
+  3x3 conv, BN, ReLU, 3x3 conv, plus an upsampled 1x1-conv shortcut) -> BN, ReLU, 3x3 conv, tanh.
+- Discriminator: a first block without pre-activation, then pre-activation blocks with 2x2
+  average pooling, ReLU, a sum over space, and a dense layer to one logit; every conv and the
+  dense layer are spectrally normalised.
+
+Widths are multiples of `ngf`/`ndf`: with 64 they are the paper's (256 in G and 128 in D at
+32 px; 1024 -> 64 in G and 64 -> 1024 in D at 64 px).
+"""
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gan.regularizers import spectral_normalized
+
+# Per output size: the (input, output) widths of G's up-blocks, and for each D block its width
+# and whether it halves the resolution, all in units of ngf / ndf.
+GENERATOR_WIDTHS = {32: ((4, 4), (4, 4), (4, 4)), 64: ((16, 8), (8, 4), (4, 2), (2, 1))}
+DISCRIMINATOR_BLOCKS = {
+    32: ((2, True), (2, True), (2, False), (2, False)),
+    64: ((1, True), (2, True), (4, True), (8, True), (16, False)),
+}
+IMAGE_SIZES = tuple(GENERATOR_WIDTHS)
+
+# Glorot-uniform weights, as in the authors' Chainer code.
+Conv3x3 = functools.partial(
+    nn.Conv, kernel_size=(3, 3), padding=1, kernel_init=nn.initializers.xavier_uniform()
+)
+Conv1x1 = functools.partial(
+    nn.Conv, kernel_size=(1, 1), padding=0, kernel_init=nn.initializers.xavier_uniform()
+)
+BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
+
+
+def upsample(x: jax.Array) -> jax.Array:
+    """Nearest-neighbour 2x upsampling of NHWC maps."""
+    return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+
+
+def downsample(x: jax.Array) -> jax.Array:
+    """2x2 average pooling of NHWC maps."""
+    return nn.avg_pool(x, (2, 2), strides=(2, 2))
+
+
+class GeneratorBlock(nn.Module):
+    """Pre-activation up-block: two 3x3 convs at twice the resolution plus a 1x1 shortcut."""
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        norm = functools.partial(BatchNorm, use_running_average=not train)
+        h = Conv3x3(self.features)(upsample(nn.relu(norm()(x))))
+        h = Conv3x3(self.features)(nn.relu(norm()(h)))
+        return h + Conv1x1(self.features)(upsample(x))
+
+
+class DiscriminatorBlock(nn.Module):
+    """Residual D block, spectrally normalised; `first` is SNGAN's "optimized" input block,
+    which has no ReLU before its first conv and pools before its shortcut conv."""
+
+    features: int
+    downsample: bool
+    first: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        sn = functools.partial(spectral_normalized, train=train)
+        h = sn(Conv3x3(self.features), x if self.first else nn.relu(x))
+        h = sn(Conv3x3(self.features), nn.relu(h))
+        if self.downsample:
+            h = downsample(h)
+        if self.first:
+            return h + sn(Conv1x1(self.features), downsample(x))
+        if self.downsample or x.shape[-1] != self.features:
+            shortcut = sn(Conv1x1(self.features), x)
+            return h + (downsample(shortcut) if self.downsample else shortcut)
+        return h + x
+
+
+class ResNetGenerator(nn.Module):
+    """z (N, latent_dim) -> images (N, image_size, image_size, num_channels) in [-1, 1]."""
+
+    image_size: int = 32
+    num_channels: int = 3
+    ngf: int = 64
+    latent_dim: int = 128  # the length of z; callers sample noise of this size
+
+    @nn.compact
+    def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+        widths = GENERATOR_WIDTHS[self.image_size]
+        first = widths[0][0] * self.ngf
+        x = nn.Dense(4 * 4 * first, kernel_init=nn.initializers.xavier_uniform())(z)
+        x = x.reshape(-1, 4, 4, first)
+        for _, out in widths:
+            x = GeneratorBlock(out * self.ngf)(x, train)
+        x = nn.relu(BatchNorm(use_running_average=not train)(x))
+        return jnp.tanh(Conv3x3(self.num_channels)(x))
+
+
+class ResNetDiscriminator(nn.Module):
+    """Images (N, S, S, C) -> one logit per image, every layer spectrally normalised."""
+
+    ndf: int = 64
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        for index, (width, halves) in enumerate(DISCRIMINATOR_BLOCKS[x.shape[1]]):
+            x = DiscriminatorBlock(width * self.ndf, halves, first=index == 0)(x, train)
+        features = jnp.sum(nn.relu(x), axis=(1, 2))
+        dense = nn.Dense(1, kernel_init=nn.initializers.xavier_uniform())
+        return spectral_normalized(dense, features, train).reshape(-1)
