@@ -26,6 +26,16 @@ COMPATIBILITY_KEYS = (
     "batch_size",
     "seed",
 )
+# Keys that joined the fingerprint later, with the value every earlier checkpoint implies: the
+# architecture and D's layers fix the state's shapes, n_critic the data order (images per
+# step), and whether an EMA of G is kept the state's structure.
+LATER_COMPATIBILITY_KEYS = {
+    "model": "dcgan",
+    "d_spectral_norm": False,
+    "d_norm": "batch",
+    "n_critic": 1,
+    "ema": False,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +60,9 @@ def create_manager(workdir: pathlib.Path, config) -> ocp.CheckpointManager:
 
 def compatibility_fingerprint(config) -> dict:
     """The config values a checkpoint must share with the run that restores it."""
-    return {key: config[key] for key in COMPATIBILITY_KEYS}
+    later = {key: config.get(key, default) for key, default in LATER_COMPATIBILITY_KEYS.items()}
+    later["ema"] = config.get("ema_decay", 0.0) > 0  # not a config key: derived from ema_decay
+    return {key: config[key] for key in COMPATIBILITY_KEYS} | later
 
 
 def save(manager: ocp.CheckpointManager, step: int, state, config, position: DataPosition) -> None:
@@ -89,11 +101,12 @@ def check_compatible(manager: ocp.CheckpointManager, config, step: int) -> None:
     Raises:
       UserError: naming every key whose value differs, before anything is overwritten.
     """
-    saved, current = _meta(manager, step)["config"], compatibility_fingerprint(config)
+    saved = LATER_COMPATIBILITY_KEYS | _meta(manager, step)["config"]
+    current = compatibility_fingerprint(config)
     differences = [
-        f"{key}={saved.get(key)!r} in the checkpoint but {current[key]!r} now"
-        for key in COMPATIBILITY_KEYS
-        if saved.get(key) != current[key]
+        f"{key}={saved.get(key)!r} in the checkpoint but {value!r} now"
+        for key, value in current.items()
+        if saved.get(key) != value
     ]
     if differences:
         raise UserError(
