@@ -1,10 +1,11 @@
-"""Tests for gan/losses.py against plain numpy binary cross-entropy."""
+"""Tests for gan/losses.py: every objective against its formula in plain numpy."""
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from gan import losses
+from gan.errors import UserError
 
 
 def _bce(logits, label):
@@ -38,3 +39,52 @@ def test_discriminator_statistics():
     assert float(stats["d_acc_fake"]) == 0.5  # 0.7 and 0.0 are not below the threshold
     assert float(stats["d_real"]) == pytest.approx(np.mean(1 / (1 + np.exp(-REAL))), rel=1e-6)
     assert float(stats["d_fake"]) == pytest.approx(np.mean(1 / (1 + np.exp(-FAKE))), rel=1e-6)
+
+
+def test_minimax_generator_loss_is_log_one_minus_d():
+    p = 1 / (1 + np.exp(-FAKE))
+    got = losses.minimax_generator_loss(jnp.asarray(FAKE))
+    assert float(got) == pytest.approx(np.mean(np.log(1 - p)), rel=1e-6)
+
+
+def test_hinge_losses():
+    want_d = np.mean(np.maximum(0, 1 - REAL)) + np.mean(np.maximum(0, 1 + FAKE))
+    loss = losses.get_loss("hinge")
+    assert float(loss.discriminator(REAL, FAKE)) == pytest.approx(want_d, rel=1e-6)
+    assert float(loss.generator(FAKE)) == pytest.approx(-np.mean(FAKE), rel=1e-6)
+
+
+def test_wasserstein_losses():
+    loss = losses.get_loss("wgan_gp")
+    want = np.mean(FAKE) - np.mean(REAL)
+    assert float(loss.discriminator(REAL, FAKE)) == pytest.approx(want, rel=1e-6)
+    assert float(loss.generator(FAKE)) == pytest.approx(-np.mean(FAKE), rel=1e-6)
+
+
+def test_least_squares_losses():
+    loss = losses.get_loss("lsgan")
+    want_d = 0.5 * np.mean((REAL - 1) ** 2) + 0.5 * np.mean(FAKE**2)
+    assert float(loss.discriminator(REAL, FAKE)) == pytest.approx(want_d, rel=1e-6)
+    assert float(loss.generator(FAKE)) == pytest.approx(0.5 * np.mean((FAKE - 1) ** 2), rel=1e-6)
+
+
+def test_label_smoothing_targets_one_minus_epsilon_for_real_images_only():
+    loss = losses.get_loss("non_saturating", label_smoothing=0.1)
+    got = loss.discriminator(jnp.asarray(REAL), jnp.asarray(FAKE))
+    assert float(got) == pytest.approx(_bce(REAL, 0.9) + _bce(FAKE, 0), rel=1e-6)
+    assert loss.generator is losses.generator_loss  # G's target stays 1
+
+
+def test_default_loss_is_the_dcgan_loss():
+    loss = losses.get_loss("non_saturating")
+    assert loss.discriminator is losses.discriminator_loss
+    assert loss.generator is losses.generator_loss
+
+
+@pytest.mark.parametrize(
+    ("name", "smoothing", "message"),
+    [("wgan", 0.0, "Unknown loss 'wgan'"), ("hinge", 0.1, "no meaning for the 'hinge' loss")],
+)
+def test_bad_loss_settings_are_user_errors(name, smoothing, message):
+    with pytest.raises(UserError, match=message):
+        losses.get_loss(name, smoothing)
