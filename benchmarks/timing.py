@@ -63,7 +63,8 @@ def time_jax(config, *, warmup: int, steps: int, repeats: int) -> tuple[float, f
     )
     images = parallel.global_batch(local_batch, mesh)
     start = time.perf_counter()
-    compiled = train.jit_train_step(mesh).lower(state, images).compile()
+    step_fn = train.jit_train_step(mesh, parallel.shardings_of(state))
+    compiled = step_fn.lower(state, images).compile()
     compile_s = time.perf_counter() - start
 
     def run_steps(num_steps: int) -> None:

@@ -17,6 +17,9 @@ each with the whole machine; on a GPU, PyTorch gets the memory JAX did not preal
 
 Any config key can be overridden as in `gan.main` (`--config.ngf=32`); `--batch_size` and
 `--image_size` are shortcuts for the two most often changed.
+
+Several processes time one step together with the flags of `gan.main` (`--coordinator_address`,
+`--num_processes`, `--process_id`); the README's "Scaling out" gives the command.
 """
 
 import functools
@@ -28,7 +31,7 @@ from ml_collections import config_flags
 
 from benchmarks import timing
 from gan import train, validation
-from gan.cli import entry_point, parse_flags
+from gan.cli import define_distributed_flags, entry_point, parse_flags, start_distributed
 from gan.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -49,6 +52,7 @@ flags.DEFINE_integer(
 flags.DEFINE_bool(
     "torch-bf16", False, "Also time PyTorch under bfloat16 autocast (reported, not in the ratio)."
 )
+define_distributed_flags()
 
 
 def flag_timing() -> dict[str, int]:
@@ -141,6 +145,7 @@ def report_jax(config) -> float:
 
 @entry_point
 def main(argv):
+    start_distributed()
     config = FLAGS.config
     if FLAGS.batch_size is not None:
         config.batch_size = FLAGS.batch_size

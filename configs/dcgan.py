@@ -74,7 +74,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.diffaugment = ""
 
     # Optimisation.
-    # Global batch (all devices, all processes); must divide by the number of devices.
+    # Global batch (all devices, all processes); must divide by the number of devices. Kept
+    # as is on more devices, training gives the same numbers as on one; grown k-fold, start
+    # from learning_rate * sqrt(k) (Adam's square-root rule, see the README's Scaling out).
     config.batch_size = 64
     # Passes over the training split.
     config.num_epochs = 5
@@ -90,6 +92,15 @@ def get_config() -> ml_collections.ConfigDict:
     config.beta2 = 0.999
     # Seeds initialisation, noise, data order and the sample-grid noise.
     config.seed = 0
+
+    # Placement of the train state on the devices (see gan/parallel.py).
+    # "replicated": a full copy of parameters, BatchNorm statistics and Adam moments on every
+    # device (pure data parallelism, fastest while it fits). "fsdp": arrays of at least
+    # fsdp_min_size_mb are split along the 'data' axis, so each device holds 1/N of them; for
+    # networks too large to replicate. Training gives the same numbers either way.
+    config.state_sharding = "replicated"
+    # Under "fsdp", arrays smaller than this many MiB stay replicated (not worth gathering).
+    config.fsdp_min_size_mb = 1.0
 
     # Logging and checkpoints, in steps.
     # Console/TensorBoard trace row (also written at every epoch end).

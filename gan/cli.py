@@ -1,4 +1,5 @@
-"""What every command-line entry point shares: quiet library logs, user errors as a paragraph."""
+"""What the command-line entry points share: quiet library logs, user errors as a paragraph,
+and the flags that join a multi-process run."""
 
 import functools
 import logging
@@ -6,9 +7,12 @@ import re
 import sys
 import textwrap
 
+import jax
 import tensorflow as tf
 from absl import app, flags
+from absl import logging as absl_logging
 
+from gan import parallel
 from gan.errors import UserError
 
 
@@ -38,6 +42,36 @@ def parse_flags(argv: list[str]) -> list[str]:
             f"{hint} Overrides must name an existing key, spelled exactly; the config file "
             "lists every key with what it does, and so does the README."
         )
+
+
+def define_distributed_flags() -> None:
+    """Defines the flags of a multi-process run; `start_distributed` acts on them."""
+    flags.DEFINE_bool(
+        "distributed",
+        False,
+        "Join a multi-process run (jax.distributed.initialize). On Cloud TPU, under SLURM and "
+        "Open MPI JAX finds the processes by itself; elsewhere also give the three flags below "
+        "(or JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID), which imply this one.",
+    )
+    flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0, the same for all.")
+    flags.DEFINE_integer("num_processes", None, "Number of processes in the run.")
+    flags.DEFINE_integer("process_id", None, "This process's index, from 0 to num_processes - 1.")
+
+
+def start_distributed() -> None:
+    """Joins a multi-process run when the flags or the environment ask for one.
+
+    Call first in `main`, before anything touches a JAX device. Processes other than 0 then
+    log warnings only: progress is reported once, by process 0.
+    """
+    settings = (flags.FLAGS.coordinator_address, flags.FLAGS.num_processes, flags.FLAGS.process_id)
+    if parallel.distributed_requested(flags.FLAGS.distributed, *settings):
+        parallel.initialize_distributed(*settings)
+    absl_logging.info(
+        "Process %d of %d; devices: %s", jax.process_index(), jax.process_count(), jax.devices()
+    )
+    if jax.process_index() > 0:
+        absl_logging.set_verbosity(absl_logging.WARNING)
 
 
 def keep_own_info_logs(record: logging.LogRecord) -> bool:

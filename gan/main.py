@@ -2,26 +2,28 @@
 
 Running the same command again resumes from the newest checkpoint in the workdir. Any config
 key can be overridden, e.g. `--config.num_epochs=10 --config.batch_size=128`.
+
+Several processes (hosts, or one process per GPU) train one model when each runs the same
+command with `--distributed`; see the README's "Scaling out" for GPU nodes, SLURM clusters and
+Cloud TPU pod slices.
 """
 
-import jax
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 from gan import train
-from gan.cli import entry_point, parse_flags
+from gan.cli import define_distributed_flags, entry_point, parse_flags, start_distributed
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, samples and logs.")
 config_flags.DEFINE_config_file("config", None, "Training config file.", lock_config=True)
+define_distributed_flags()
 flags.mark_flags_as_required(["config", "workdir"])
 
 
 @entry_point
 def main(argv):
-    logging.info(
-        "Process %d of %d; devices: %s", jax.process_index(), jax.process_count(), jax.devices()
-    )
+    start_distributed()
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
 
 

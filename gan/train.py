@@ -116,11 +116,28 @@ def create_train_state(config, rng: jax.Array) -> TrainState:
 
 
 def create_sharded_state(config, mesh) -> TrainState:
-    """Initialises the state directly into replicated device memory."""
-    init = jax.jit(
-        functools.partial(create_train_state, config), out_shardings=parallel.replicated(mesh)
-    )
-    return init(jax.random.PRNGKey(config.seed))
+    """Initialises the state directly into device memory, placed as `config.state_sharding` says.
+
+    Each array is created where it lives, so a sharded state never exists whole on one device.
+    Runs saved before the key existed have no `state_sharding` in their config.json; their
+    state was replicated.
+    """
+
+    @jax.jit
+    def init():
+        state = create_train_state(config, jax.random.PRNGKey(config.seed))
+        sharding = parallel.state_sharding(
+            state,
+            mesh,
+            config.get("state_sharding", "replicated"),
+            config.get("fsdp_min_size_mb", 0.0),
+        )
+        return jax.lax.with_sharding_constraint(state, sharding)
+
+    state = init()
+    total_mib, device_mib = parallel.memory_mib(state)
+    logging.info("Train state: %.2f MiB, at most %.2f MiB on one device.", total_mib, device_mib)
+    return state
 
 
 def latent_noise(seed: int, num: int, latent_dim: int) -> jax.Array:
@@ -296,13 +313,19 @@ def _extra_critic_updates(state: TrainState, loss: losses.GanLoss, d, g_batch_st
     return d, g_batch_stats
 
 
-def jit_train_step(mesh):
-    """`train_step` compiled for `mesh`: state replicated and donated, batch split over 'data'."""
+def jit_train_step(mesh, state_sharding):
+    """`train_step` compiled for `mesh`: the state kept in place and donated, batch split over
+    'data', metrics replicated.
+
+    Args:
+      mesh: the device mesh.
+      state_sharding: the state's shardings, e.g. `parallel.shardings_of(state)`.
+    """
     return jax.jit(
         train_step,
         donate_argnums=0,
-        in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
-        out_shardings=parallel.replicated(mesh),
+        in_shardings=(state_sharding, parallel.batch_sharded(mesh)),
+        out_shardings=(state_sharding, parallel.replicated(mesh)),
     )
 
 
@@ -342,7 +365,7 @@ def write_sample_grid(
     state: TrainState, z: jax.Array, step: int, workdir: pathlib.Path, writer
 ) -> None:
     """Renders the fixed-noise grid to WORKDIR/samples/step_NNNNNNN.png and TensorBoard."""
-    grid = images.make_grid(images.to_uint8(jax.device_get(generate(state, z))))
+    grid = images.make_grid(images.to_uint8(parallel.to_host(generate(state, z))))
     if jax.process_index() == 0:
         images.save_png(grid, workdir / "samples" / f"step_{step:07d}.png")
     writer.write_images(step, {"samples": grid[None]})
@@ -397,7 +420,7 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
         start_step,
         is_chief=jax.process_index() == 0,
     )
-    step_fn = jit_train_step(mesh)
+    step_fn = jit_train_step(mesh, parallel.shardings_of(state))
     grid_noise = latent_noise(config.seed, NUM_GRID_SAMPLES, config.latent_dim)
     batches = pipeline.train_batches(data, config, start_step)
     loop_start = time.perf_counter()

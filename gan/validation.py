@@ -6,7 +6,7 @@ import tempfile
 
 import jax
 
-from gan import augment, losses, models
+from gan import augment, losses, models, parallel
 from gan.errors import UserError
 
 SUPPORTED_IMAGE_SIZES = (32, 64, 128)
@@ -58,6 +58,10 @@ def validate_config(config) -> None:
     if not 0 <= config.beta1 < 1:
         _fail("beta1", config.beta1, "Adam's beta1 must lie in [0, 1)")
     validate_recipe(config)
+    if config.state_sharding not in parallel.STATE_SHARDINGS:
+        _fail("state_sharding", config.state_sharding, f"use one of {parallel.STATE_SHARDINGS}")
+    if not config.fsdp_min_size_mb >= 0:
+        _fail("fsdp_min_size_mb", config.fsdp_min_size_mb, "it must be >= 0 (0 shards every array)")
 
 
 def validate_recipe(config) -> None:

@@ -1,0 +1,127 @@
+"""Multi-process training (gan/parallel.py, gan/main.py): 2 processes x 2 devices = 1 x 4.
+
+Every process is a `python -m gan.main` on localhost with 2 fake CPU devices
+(`XLA_FLAGS=--xla_force_host_platform_device_count=2`), joined through
+`--coordinator_address`; JAX's CPU collectives (gloo, the default) carry the reductions.
+
+Each process reads its own half of the data, so a 2-process run sees the same global batches as
+a 1-process run only when one batch is the whole dataset: here 8 images, batch 8. The step does
+not depend on the order of the images within a batch (its losses and BatchNorm statistics are
+means over it), so both runs then compute the same steps up to float summation order.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from gan import checkpointing, sample
+from tests.conftest import REPO_ROOT
+
+TIMEOUT_S = 300  # for all the processes of one run; a healthy run takes a small fraction
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _write_dataset(path) -> str:
+    images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    np.savez(path, images=images)
+    return f"npz:{path}"
+
+
+def _run(workdir, num_processes: int, devices: int, *overrides) -> list[str]:
+    """Trains configs/tiny.py with `num_processes` x `devices`; returns each process's stderr.
+
+    Every process leads its own process group, killed whatever happens, so a hung or failed
+    run leaves no process behind.
+    """
+    env = os.environ | {
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+        "JAX_PLATFORMS": "cpu",
+        "JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir,
+        "JAX_DISABLE_MOST_OPTIMIZATIONS": "1",  # compiles twice as fast; tiny steps run as fast
+    }
+    command = [sys.executable, "-m", "gan.main", "--config=configs/tiny.py", f"--workdir={workdir}"]
+    command += overrides
+    if num_processes > 1:
+        command += [f"--coordinator_address=localhost:{_free_port()}"]
+        command += [f"--num_processes={num_processes}"]
+    processes = []
+    try:
+        for index in range(num_processes):
+            flag = [f"--process_id={index}"] if num_processes > 1 else []
+            processes.append(
+                subprocess.Popen(
+                    command + flag,
+                    cwd=REPO_ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    start_new_session=True,
+                )
+            )
+        deadline = time.monotonic() + TIMEOUT_S
+        outputs = [p.communicate(timeout=deadline - time.monotonic()) for p in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    for index, (process, (_, stderr)) in enumerate(zip(processes, outputs, strict=True)):
+        assert process.returncode == 0, f"process {index} failed:\n{stderr[-3000:]}"
+    return [stdout + stderr for stdout, stderr in outputs]
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """The same 4 steps, 1 process x 4 devices (replicated) and 2 x 2 (FSDP, stopped at step 2
+    and resumed): (one-process workdir, two-process workdir, outputs of the resumed run)."""
+    root = tmp_path_factory.mktemp("multiprocess")
+    common = [
+        f"--config.dataset={_write_dataset(root / 'images.npz')}",
+        "--config.checkpoint_every_steps=2",
+    ]
+    _run(root / "one", 1, 4, *common, "--config.num_train_steps=4")
+    sharded = [*common, "--config.state_sharding=fsdp", "--config.fsdp_min_size_mb=0"]
+    _run(root / "two", 2, 2, *sharded, "--config.num_train_steps=2")
+    resumed = _run(root / "two", 2, 2, *sharded, "--config.num_train_steps=4")
+    return root / "one", root / "two", resumed
+
+
+def test_multiprocess_run_resumes_and_equals_one_process(two_runs):
+    one, two, resumed = two_runs
+    assert "Process 0 of 2" in resumed[0] and "Process 1 of 2" in resumed[1]
+    assert "Resuming from the checkpoint at step 2" in resumed[0]
+    one_state = sample.restore_for_sampling(one, None)
+    two_state = sample.restore_for_sampling(two, None)
+    assert int(one_state.step) == int(two_state.step) == 4
+    for got, want in zip(jax.tree.leaves(two_state), jax.tree.leaves(one_state), strict=True):
+        # Same global batches; only the order of cross-device float reductions differs.
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=2e-5)
+
+
+def test_multiprocess_output_comes_from_process_zero(two_runs):
+    _, two, resumed = two_runs
+    assert "d_loss" in resumed[0] and "d_loss" not in resumed[1]  # the console trace
+    assert "Resuming" not in resumed[1]
+    assert len(list(two.glob("events.out.tfevents.*"))) == 2  # one per start, process 0's
+    trace = (two / "trace.csv").read_text().splitlines()
+    assert [row.split(",")[1] for row in trace[1:]] == ["1", "2", "3", "4"]
+    assert sorted(p.name for p in (two / "samples").iterdir()) == [
+        "step_0000002.png",  # the end of the first start
+        "step_0000003.png",
+        "step_0000004.png",
+    ]
+    manager = checkpointing.create_manager(two, sample.load_run_config(two))
+    assert manager.all_steps() == [2, 4]
