@@ -15,6 +15,7 @@ Kynkäänniemi et al. 2019 (precision and recall).
 """
 
 import functools
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -55,7 +56,9 @@ def frechet_distance(
     """
     mu1, mu2 = (np.atleast_1d(mu).astype(np.float64) for mu in (mu1, mu2))
     sigma1, sigma2 = (np.atleast_2d(sigma).astype(np.float64) for sigma in (sigma1, sigma2))
-    covmean = linalg.sqrtm(sigma1 @ sigma2)
+    with warnings.catch_warnings():  # a singular product is handled below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all():
         offset = np.eye(len(sigma1)) * SINGULAR_OFFSET
         covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
@@ -197,3 +200,34 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[fl
     precision = fraction_inside(fake, real, manifold_radii(real, k))
     recall = fraction_inside(real, fake, manifold_radii(fake, k))
     return precision, recall
+
+
+def factor_coverage(factors: np.ndarray, sizes: tuple[int, ...]) -> float:
+    """Fraction of all factor combinations (prod(sizes)) that at least one row of `factors` hits.
+
+    With N images at most N combinations can be hit, so compare with the real data's coverage
+    at the same N, not with 1.
+    """
+    return len(np.unique(factors, axis=0)) / float(np.prod(sizes))
+
+
+def factor_kl(real: np.ndarray, fake: np.ndarray, sizes: tuple[int, ...]) -> list[float]:
+    """KL(real || generated) of each factor's marginal distribution, in nats.
+
+    This direction grows when the generator misses values the data has (mode collapse). The
+    generated counts get add-one smoothing, so a missing value costs a large but finite amount.
+
+    Args:
+      real, fake: (N, F) and (M, F) factor indices.
+      sizes: number of values of each factor.
+
+    Returns:
+      One KL per factor.
+    """
+    kls = []
+    for column, size in enumerate(sizes):
+        p = np.bincount(real[:, column], minlength=size) / len(real)
+        q = (np.bincount(fake[:, column], minlength=size) + 1) / (len(fake) + size)
+        nonzero = p > 0
+        kls.append(float(np.sum(p[nonzero] * np.log(p[nonzero] / q[nonzero]))))
+    return kls

@@ -9,18 +9,17 @@ metrics. The noise is a pure function of `--seed`, so the same checkpoint and se
 the same images.
 """
 
-import json
 import pathlib
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 from absl import app, flags
 
-from gan import checkpointing, images, parallel, train
+from gan import images, train
 from gan.cli import entry_point
 from gan.errors import UserError
+from gan.restore import load_run_config, restore_for_sampling  # noqa: F401  (sample.X callers)
 
 INTERPOLATION_STEPS = 8  # images per row of an --interpolate walk
 GENERATION_BATCH = 256  # images per generator call, to bound memory for large N
@@ -33,17 +32,6 @@ flags.DEFINE_integer("seed", 0, "Seed of the noise vectors.")
 flags.DEFINE_bool("interpolate", False, "Rows of spherical interpolations between noise pairs.")
 flags.mark_flags_as_required(["workdir", "out"])
 FLAGS = flags.FLAGS
-
-
-def load_run_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:
-    """The config a run was trained with, from WORKDIR/config.json."""
-    path = workdir / "config.json"
-    if not path.exists():
-        raise UserError(
-            f"No training run in {str(workdir)!r}: {path.name} is missing. Pass the --workdir "
-            "given to `python -m gan.main`."
-        )
-    return ml_collections.ConfigDict(json.loads(path.read_text()))
 
 
 def slerp(start: jax.Array, end: jax.Array, fractions: jax.Array) -> jax.Array:
@@ -87,22 +75,6 @@ def generate_uint8(state: train.TrainState, z: jax.Array) -> np.ndarray:
         for i in range(0, len(z), GENERATION_BATCH)
     ]
     return np.concatenate(chunks)
-
-
-def restore_for_sampling(workdir: pathlib.Path, step: int | None) -> train.TrainState:
-    """The train state of `workdir` at `step` (default: latest checkpoint)."""
-    config = load_run_config(workdir)
-    manager = checkpointing.create_manager(workdir, config)
-    available = manager.all_steps()
-    if not available:
-        raise UserError(f"The run in {str(workdir)!r} has no checkpoint yet; train it first.")
-    step = available[-1] if step is None else step
-    if step not in available:
-        raise UserError(
-            f"No checkpoint at step {step} in {str(workdir)!r}; available: {available}."
-        )
-    state = train.create_sharded_state(config, parallel.create_mesh())
-    return checkpointing.restore(manager, state, step)
 
 
 def write_samples(pictures: np.ndarray, out: pathlib.Path, columns: int | None) -> None:

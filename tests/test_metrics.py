@@ -125,3 +125,19 @@ def test_precision_recall_see_mode_collapse():
     collapsed = rng.normal(size=(200, 2)) * 0.1  # only the first mode
     precision, recall = metrics.precision_recall(real, collapsed)
     assert precision > 0.9 and recall < 0.6
+
+
+def test_factor_coverage_counts_distinct_combinations():
+    factors = np.array([[0, 1], [0, 1], [1, 0], [2, 2]])
+    assert metrics.factor_coverage(factors, (3, 3)) == pytest.approx(3 / 9)
+
+
+def test_factor_kl_matches_hand_computation_and_grows_with_collapse():
+    real = np.array([[0], [1], [0], [1]])  # uniform over 2 values
+    fake = np.array([[0], [0], [0], [1]])
+    q = np.array([4, 2]) / 6  # add-one smoothed generated counts
+    expected = 0.5 * np.log(0.5 / q[0]) + 0.5 * np.log(0.5 / q[1])
+    assert metrics.factor_kl(real, fake, (2,)) == pytest.approx([expected])
+    collapsed = np.zeros((4, 1), int)
+    assert metrics.factor_kl(real, collapsed, (2,))[0] > expected > 0
+    assert metrics.factor_kl(real, real, (2,))[0] < metrics.factor_kl(real, fake, (2,))[0]

@@ -1,0 +1,113 @@
+"""Evaluation of a tiny run: the embedded dataset's evaluator, cached references, the CLI."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gan import evaluation, inception_weights, shapes_evaluator
+from gan.errors import UserError
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def evaluator(data_dir):
+    """An evaluator trained for a few steps on the tiny dataset, saved where evaluation looks."""
+    images, factors = shapes_evaluator.load_labelled("procedural_shapes/tiny", data_dir, "train")
+    variables = shapes_evaluator.train(images, factors, num_steps=20)
+    accuracy = shapes_evaluator.factor_accuracy(variables, images, factors)
+    shapes_evaluator.save(
+        variables, {"test_accuracy": accuracy}, shapes_evaluator.default_path(data_dir)
+    )
+    return variables, accuracy
+
+
+def test_evaluator_round_trips_through_its_file(evaluator, data_dir):
+    variables, accuracy = evaluator
+    loaded, metadata, weights_hash = shapes_evaluator.load(shapes_evaluator.default_path(data_dir))
+    assert metadata == {"test_accuracy": accuracy}
+    assert set(accuracy) == set(shapes_evaluator.FACTOR_SIZES)
+    assert all(0.0 <= a <= 1.0 for a in accuracy.values()) and len(weights_hash) == 8
+    kernel = ("params", "Dense_0", "kernel")
+    np.testing.assert_array_equal(
+        loaded[kernel[0]][kernel[1]][kernel[2]], variables[kernel[0]][kernel[1]][kernel[2]]
+    )
+
+
+def test_evaluate_scores_a_run_with_its_protocol(trained_run, evaluator):
+    workdir, config, state = trained_run
+    extractor = evaluation.create_extractor("shapes", config)
+    names = ("fid", "kid", "pr", "coverage")
+    result = evaluation.evaluate(state, config, names, 64, extractor)
+    assert result["step"] == config.num_train_steps
+    for key in ("fid", "kid", "kid_std", "precision", "recall", "coverage", "factor_kl"):
+        assert np.isfinite(result[key]), key
+    assert result["fid"] > 0 and 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1
+    assert 0 < result["coverage_real"] <= 64 / 36_864 and result["factor_kl"] >= 0
+    protocol = result["protocol"]
+    assert protocol["extractor"] == "shapes" and protocol["num_real"] == 64
+    assert protocol["reference"] == "procedural_shapes/tiny:train"
+    assert protocol["weights_sha256"] == extractor.weights_hash
+    # The real side is cached in the data dir and reused: the same numbers again.
+    cache = list((pathlib.Path(config.data_dir) / "reference_statistics").glob("*.npz"))
+    assert len(cache) == 1 and "32px" in cache[0].name and extractor.weights_hash in cache[0].name
+    assert evaluation.evaluate(state, config, names, 64, extractor) == result
+
+
+def test_evaluate_cli_prints_and_writes_one_json_line(trained_run, evaluator):
+    workdir, _, _ = trained_run
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gan.evaluate",
+            f"--workdir={workdir}",
+            "--metrics=fid,coverage",
+            "--num_samples=32",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"step", "fid", "coverage", "protocol"} <= set(line)
+    written = (workdir / "eval.jsonl").read_text().strip().splitlines()
+    assert json.loads(written[-1]) == line
+    (workdir / "eval.jsonl").unlink()  # the shared run stays as it was
+
+
+@pytest.mark.parametrize(
+    ("names", "extractor", "message"),
+    [
+        (("is",), "shapes", "needs ImageNet classes"),
+        (("coverage",), "inception", "needs the procedural_shapes evaluator"),
+        (("fid", "ssim"), "shapes", "Unknown metric"),
+    ],
+)
+def test_impossible_requests_are_clear_errors(names, extractor, message):
+    with pytest.raises(UserError, match=message):
+        evaluation.check_request(names, extractor, 100)
+
+
+def test_missing_evaluator_names_the_command(tmp_path, tiny_config):
+    tiny_config.data_dir = str(tmp_path)
+    with pytest.raises(UserError, match="python -m gan.train_shapes_evaluator"):
+        evaluation.create_extractor("shapes", tiny_config)
+
+
+def test_missing_inception_weights_say_where_to_put_them(tmp_path, monkeypatch):
+    monkeypatch.setenv(inception_weights.ENV_VAR, str(tmp_path / "absent.pth"))
+    with pytest.raises(UserError, match=f"does not exist.*{inception_weights.URL}"):
+        inception_weights.locate()
+
+
+def test_wrong_inception_weights_file_is_refused(tmp_path):
+    wrong = tmp_path / "weights.pth"
+    wrong.write_bytes(b"not the weights")
+    with pytest.raises(UserError, match="is not pytorch-fid's Inception weights"):
+        inception_weights.locate(str(wrong))
