@@ -21,7 +21,8 @@ import jax
 import numpy as np
 import pytest
 
-from gan import checkpointing, sample
+from gan import checkpointing, parallel, sample
+from gan.errors import UserError
 from tests.conftest import REPO_ROOT
 
 TIMEOUT_S = 300  # for all the processes of one run; a healthy run takes a small fraction
@@ -125,3 +126,31 @@ def test_multiprocess_output_comes_from_process_zero(two_runs):
     ]
     manager = checkpointing.create_manager(two, sample.load_run_config(two))
     assert manager.all_steps() == [2, 4]
+
+
+def test_multiprocess_settings_from_flags_or_environment(monkeypatch):
+    for name in parallel.DISTRIBUTED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    assert not parallel.distributed_requested(False, None, None, None)
+    assert parallel.distributed_requested(True, None, None, None)  # SLURM, TPU: JAX detects
+    assert parallel.distributed_requested(False, None, None, 1)
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
+    assert parallel.distributed_requested(False, None, None, None)
+    calls = []
+    monkeypatch.setattr(jax.distributed, "initialize", lambda *args: calls.append(args))
+    monkeypatch.setenv("JAX_PROCESS_ID", "1")
+    parallel.initialize_distributed("host:1234", None, None)
+    parallel.initialize_distributed("host:1234", 4, 3)  # flags win over the environment
+    assert calls == [("host:1234", 2, 1), ("host:1234", 4, 3)]
+
+
+def test_multiprocess_setting_errors_say_what_to_give(monkeypatch):
+    def undetected(*args):
+        raise ValueError("coordinator_address should be defined.")
+
+    monkeypatch.setattr(jax.distributed, "initialize", undetected)
+    with pytest.raises(UserError, match="--coordinator_address=HOST:PORT"):
+        parallel.initialize_distributed(None, 2, 0)
+    monkeypatch.setenv("JAX_PROCESS_ID", "first")
+    with pytest.raises(UserError, match="JAX_PROCESS_ID='first' must be a whole number"):
+        parallel.initialize_distributed("host:1234", 2, None)
