@@ -111,4 +111,14 @@ def get_config() -> ml_collections.ConfigDict:
     config.checkpoint_every_steps = 500
     # Checkpoints kept on disk (oldest deleted first).
     config.keep_checkpoints = 3
+
+    # Evaluation during training (`gan.evaluation`; README "Evaluation").
+    # Steps between evaluations; 0 turns them off. On procedural_shapes they need its evaluator
+    # (`python -m gan.train_shapes_evaluator`), elsewhere the FID Inception weights.
+    config.eval_every_steps = 0
+    # Generated images per evaluation, and real reference images.
+    config.num_eval_samples = 10_000
+    # Comma-separated metrics (fid, kid, is, pr, coverage); the first ranks the checkpoint kept
+    # in WORKDIR/best_checkpoint.
+    config.eval_metrics = "fid,kid,pr"
     return config

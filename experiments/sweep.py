@@ -44,11 +44,16 @@ SUMMARY_COLUMNS = ("d_loss", "g_loss", "img_per_s", "wall_s")  # from every tria
 TRIAL_FILE = "trial.json"  # written into a trial's workdir when it has finished
 EVALUATION_FILE = "eval.jsonl"  # what `python -m gan.evaluate` appends to, one line per run
 
-flags.DEFINE_string("sweep", None, "Sweep file: a Python file with get_sweep().")
-flags.DEFINE_string("workdir", None, "Directory of the sweep; one sub-directory per trial.")
-flags.DEFINE_bool("print_commands", False, "Print one command per trial instead of running.")
-flags.DEFINE_integer("trial", None, "Run only the trial with this index (from --print_commands).")
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The command's flags, defined only when run as one: sweep files import this module."""
+    flags.DEFINE_string("sweep", None, "Sweep file: a Python file with get_sweep().")
+    flags.DEFINE_string("workdir", None, "Directory of the sweep; one sub-directory per trial.")
+    flags.DEFINE_bool("print_commands", False, "Print one command per trial instead of running.")
+    flags.DEFINE_integer("trial", None, "Run only the trial with this index (--print_commands).")
+    flags.mark_flags_as_required(["sweep", "workdir"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -359,5 +364,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["sweep", "workdir"])
+    define_flags()
     app.run(main)

@@ -10,7 +10,6 @@ default extractor is its own evaluator (offline; train it once with
 `python -m gan.train_shapes_evaluator`), elsewhere the FID Inception network.
 """
 
-import json
 import pathlib
 
 from absl import app, flags
@@ -29,8 +28,6 @@ flags.DEFINE_integer("seed", 0, "Seed of the generated images' noise.")
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
 
-RESULTS_FILE = "eval.jsonl"
-
 
 @entry_point
 def main(argv):
@@ -43,10 +40,7 @@ def main(argv):
     result = evaluation.evaluate(
         state, config, tuple(FLAGS.metrics), FLAGS.num_samples, extractor, FLAGS.split, FLAGS.seed
     )
-    line = json.dumps(result)
-    with open(workdir / RESULTS_FILE, "a") as f:
-        f.write(line + "\n")
-    print(line)
+    print(evaluation.append_result(workdir, result))
 
 
 if __name__ == "__main__":

@@ -11,8 +11,11 @@ Published FIDs differ by 5-10 points from protocol alone (feature network, resiz
 counts, reference split), so every result carries its `protocol` next to the numbers.
 """
 
+from __future__ import annotations  # gan.train imports this module for its loop
+
 import dataclasses
 import functools
+import json
 import os
 import pathlib
 import re
@@ -20,10 +23,19 @@ from collections.abc import Callable, Iterator
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 import tensorflow_datasets as tfds
 from absl import logging
 
-from gan import images, inception, inception_weights, metrics, shapes_evaluator, train
+from gan import (
+    checkpointing,
+    images,
+    inception,
+    inception_weights,
+    metrics,
+    shapes_evaluator,
+    train,
+)
 from gan.data import pipeline, sources
 from gan.errors import UserError
 
@@ -31,6 +43,15 @@ METRICS = ("fid", "kid", "is", "pr", "coverage")
 EXTRACTORS = ("inception", "shapes")
 BATCH = 100  # images per extractor call
 EMBEDDED_DATASET = "procedural_shapes"
+RESULTS_FILE = "eval.jsonl"  # one JSON line per evaluation, in the workdir
+# The value each metric's first score is ranked by, and whether lower is better.
+PRIMARY_SCORES = {
+    "fid": ("fid", True),
+    "kid": ("kid", True),
+    "is": ("is", False),
+    "pr": ("recall", False),
+    "coverage": ("factor_kl", True),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,3 +257,58 @@ def evaluate(
     }
     scores = compute_metrics(names, real, fake)
     return {"step": int(jax.device_get(state.step)), **scores, "protocol": protocol}
+
+
+def append_result(workdir: pathlib.Path, result: dict) -> str:
+    """Appends `result` as one JSON line to WORKDIR/eval.jsonl and returns the line."""
+    line = json.dumps(result)
+    with open(workdir / RESULTS_FILE, "a") as f:
+        f.write(line + "\n")
+    return line
+
+
+class PeriodicEvaluation:
+    """Evaluation inside the training loop, every `config.eval_every_steps`.
+
+    Each evaluation scores `config.num_eval_samples` images with `config.eval_metrics`, writes
+    the scores to TensorBoard (`eval/...`), to the console and to WORKDIR/eval.jsonl (with the
+    protocol), and keeps the checkpoint with the best primary score (the first metric) in
+    WORKDIR/best_checkpoint, next to `best.json` saying which step and score it is.
+    """
+
+    def __init__(self, config, workdir: pathlib.Path, data: pipeline.TrainingData):
+        """Loads the extractor, so that a missing one stops the run before training.
+
+        Raises:
+          UserError: unknown metrics, or the extractor's weights are missing.
+        """
+        self.config, self.workdir, self.data = config, workdir, data
+        self.names = tuple(name.strip() for name in config.eval_metrics.split(","))
+        extractor_name = default_extractor(config.dataset)
+        check_request(self.names, extractor_name, config.num_eval_samples)
+        self.extractor = create_extractor(extractor_name, config)
+        self.score_key, self.lower_is_better = PRIMARY_SCORES[self.names[0]]
+        options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True)
+        self.best_manager = ocp.CheckpointManager(
+            (workdir / "best_checkpoint").absolute(), options=options, item_names=("state", "meta")
+        )
+        best_file = workdir / "best_checkpoint" / "best.json"
+        self.best = json.loads(best_file.read_text()) if best_file.exists() else None
+
+    def __call__(self, state: train.TrainState, step: int, writer) -> dict:
+        """Scores `state`, reports the scores and saves the state if it is the best so far."""
+        result = evaluate(
+            state, self.config, self.names, self.config.num_eval_samples, self.extractor
+        )
+        scalars = {k: v for k, v in result.items() if k not in ("step", "protocol")}
+        writer.write_scalars(step, {f"eval/{k}": v for k, v in scalars.items()})
+        logging.info("Evaluation at step %d: %s", step, append_result(self.workdir, result))
+        score = result[self.score_key]
+        if self.best is None or (score < self.best["score"]) == self.lower_is_better:
+            epoch, batch = divmod(step, self.data.steps_per_epoch)
+            position = checkpointing.DataPosition(epoch, batch, self.data.source.num_examples)
+            checkpointing.save(self.best_manager, step, state, self.config, position)
+            self.best_manager.wait_until_finished()
+            self.best = {"step": step, "metric": self.score_key, "score": score}
+            (self.workdir / "best_checkpoint" / "best.json").write_text(json.dumps(self.best))
+        return result

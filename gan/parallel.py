@@ -115,7 +115,9 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
 
 
-def fsdp_sharded(shape: tuple[int, ...], nbytes: int, mesh: Mesh, min_bytes: int):
+def fsdp_sharded(
+    shape: tuple[int, ...], nbytes: int, mesh: Mesh, min_bytes: float
+) -> NamedSharding:
     """Splits the largest dimension that divides evenly over the data axis.
 
     Arrays under `min_bytes`, and those with no such dimension, stay replicated: gathering

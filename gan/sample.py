@@ -24,14 +24,18 @@ from gan.restore import load_run_config, restore_for_sampling  # noqa: F401  (sa
 INTERPOLATION_STEPS = 8  # images per row of an --interpolate walk
 GENERATION_BATCH = 256  # images per generator call, to bound memory for large N
 
-flags.DEFINE_string("workdir", None, "Workdir of a training run (holds config.json).")
-flags.DEFINE_integer("num_samples", 64, "Number of images to generate.")
-flags.DEFINE_string("out", None, "Output file: .png (a grid) or .npz (uint8 array 'images').")
-flags.DEFINE_integer("step", None, "Checkpoint step to load; the latest by default.")
-flags.DEFINE_integer("seed", 0, "Seed of the noise vectors.")
-flags.DEFINE_bool("interpolate", False, "Rows of spherical interpolations between noise pairs.")
-flags.mark_flags_as_required(["workdir", "out"])
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The command's flags, defined only when run as one: other code imports the helpers here."""
+    flags.DEFINE_string("workdir", None, "Workdir of a training run (holds config.json).")
+    flags.DEFINE_integer("num_samples", 64, "Number of images to generate.")
+    flags.DEFINE_string("out", None, "Output file: .png (a grid) or .npz (uint8 array 'images').")
+    flags.DEFINE_integer("step", None, "Checkpoint step to load; the latest by default.")
+    flags.DEFINE_integer("seed", 0, "Seed of the noise vectors.")
+    flags.DEFINE_bool("interpolate", False, "Rows of spherical interpolations between noise pairs.")
+    flags.mark_flags_as_required(["workdir", "out"])
 
 
 def slerp(start: jax.Array, end: jax.Array, fractions: jax.Array) -> jax.Array:
@@ -99,4 +103,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

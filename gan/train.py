@@ -17,7 +17,17 @@ import optax
 from absl import logging
 from clu import metric_writers
 
-from gan import augment, checkpointing, images, losses, parallel, progress, regularizers, validation
+from gan import (
+    augment,
+    checkpointing,
+    evaluation,
+    images,
+    losses,
+    parallel,
+    progress,
+    regularizers,
+    validation,
+)
 from gan.data import pipeline
 from gan.models import Discriminator, Generator, create_models
 
@@ -394,6 +404,9 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
         checkpointing.check_compatible(manager, config, resume_step)
     data = pipeline.prepare(config)
     last_step = num_train_steps(config, data.steps_per_epoch)
+    evaluator = None
+    if config.eval_every_steps > 0:  # loads the extractor now: a missing one stops us here
+        evaluator = evaluation.PeriodicEvaluation(config, workdir, data)
     state = create_sharded_state(config, mesh)
     if resume_step is not None:
         logging.info("Resuming from the checkpoint at step %d.", resume_step)
@@ -440,6 +453,8 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
                     epoch, batch = divmod(step, data.steps_per_epoch)
                     position = checkpointing.DataPosition(epoch, batch, data.source.num_examples)
                     checkpointing.save(manager, step, state, config, position)
+                if evaluator is not None and step % config.eval_every_steps == 0:
+                    evaluator(state, step, writer)
     finally:
         manager.wait_until_finished()
     return state

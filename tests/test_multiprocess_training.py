@@ -25,7 +25,7 @@ from gan import checkpointing, parallel, sample
 from gan.errors import UserError
 from tests.conftest import REPO_ROOT
 
-TIMEOUT_S = 300  # for all the processes of one run; a healthy run takes a small fraction
+TIMEOUT_S = 600  # for all the processes of one run: a hung run fails instead of blocking
 
 
 def _free_port() -> int:
