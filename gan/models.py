@@ -4,10 +4,12 @@ Both networks are pure functions of their parameters: `init` returns `params` an
 (BatchNorm running statistics, a separate collection), `apply` takes them back. Images are NHWC
 in [-1, 1].
 
-The generator upsamples with `PhaseConvTranspose`, an exact rewrite of the stride-2 4x4
-transposed convolution. XLA on CPU computes the gradient of `nn.ConvTranspose` (an
-input-dilated convolution) about 60x slower than PyTorch does, which made a naive train step
-14x slower; the phase form uses only ordinary convolutions and gives the same numbers.
+The stride-2 layers of both networks are `strided_conv.DownConv` and `UpConv`: the same
+functions and parameters as `nn.Conv` and `nn.ConvTranspose`, computed as matrix products. XLA
+on CPU computes the gradient of `nn.ConvTranspose` (an input-dilated convolution) about 60x
+slower than PyTorch does, which made a naive train step 14x slower. `dtype` sets the operand
+type of those products: float32, or bfloat16 with float32 accumulation (mixed precision).
+Parameters, BatchNorm and activations stay float32 either way.
 """
 
 import functools
@@ -19,6 +21,7 @@ import jax.numpy as jnp
 
 from gan import resnet
 from gan.regularizers import spectral_normalized
+from gan.strided_conv import DownConv, UpConv
 
 
 def normal_init(mean: float, stddev: float) -> nn.initializers.Initializer:
@@ -53,44 +56,6 @@ def num_resolution_stages(image_size: int) -> int:
     return int(math.log2(image_size)) - 2
 
 
-def interleave_phases(phases: jax.Array) -> jax.Array:
-    """Depth-to-space: (N, H, W, row phase, column phase, C) -> (N, 2H, 2W, C)."""
-    n, h, w, _, _, c = phases.shape
-    return phases.transpose(0, 1, 3, 2, 4, 5).reshape(n, 2 * h, 2 * w, c)
-
-
-class PhaseConvTranspose(nn.Module):
-    """Stride-2, 4x4, padding-1 transposed convolution computed as four 2x2 phase convolutions.
-
-    Output pixel (2m + a, 2n + b) only ever sees the 2x2 input window starting at (m - 1 + a,
-    n - 1 + b), through the kernel taps K[a + 2t, b + 2u]. So one ordinary 2x2 convolution over
-    the input padded by one pixel, with the four phase kernels stacked as 4*features outputs,
-    computes every output phase; each phase keeps its own H x W window of the (H+1) x (W+1)
-    result and the phases are interleaved. The kernel parameter has `nn.ConvTranspose`'s layout
-    and meaning (4, 4, in, out), so weights move freely between the two.
-    """
-
-    features: int
-    kernel_init: nn.initializers.Initializer = WEIGHT_INIT
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features))
-        # taps[t, u, cin, a, b, cout] = K[a + 2t, b + 2u]: the 2x2 kernel of output phase (a, b).
-        taps = kernel.reshape(2, 2, 2, 2, x.shape[-1], self.features).transpose(0, 2, 4, 1, 3, 5)
-        taps = taps.reshape(2, 2, x.shape[-1], 4 * self.features)
-        padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        y = jax.lax.conv_general_dilated(
-            padded, taps, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
-        )
-        h, w = x.shape[1:3]
-        y = y.reshape(*y.shape[:3], 2, 2, self.features)
-        rows = [
-            jnp.stack([y[:, a : a + h, b : b + w, a, b] for b in range(2)], 3) for a in range(2)
-        ]
-        return interleave_phases(jnp.stack(rows, axis=3))
-
-
 class Generator(nn.Module):
     """z (N, latent_dim) -> 4x4x(ngf * 2^(stages-1)) -> stride-2 upsampling -> tanh image.
 
@@ -101,19 +66,20 @@ class Generator(nn.Module):
     num_channels: int = 3
     ngf: int = 64
     latent_dim: int = 100  # the length of z; callers sample noise of this size
+    dtype: jnp.dtype = jnp.float32  # operands of the upsampling layers' matrix products
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
         norm = functools.partial(BatchNorm, use_running_average=not train)
+        up = functools.partial(UpConv, dtype=self.dtype, kernel_init=WEIGHT_INIT)
         stages = num_resolution_stages(self.image_size)
         width = self.ngf * 2 ** (stages - 1)
         # The first layer, a 4x4 transposed conv of the 1x1 noise "image", is exactly a dense map.
         x = nn.Dense(4 * 4 * width, use_bias=False, kernel_init=WEIGHT_INIT)(z)
         x = nn.relu(norm()(x.reshape(-1, 4, 4, width)))
         for stage in range(1, stages):
-            x = PhaseConvTranspose(self.ngf * 2 ** (stages - 1 - stage))(x)
-            x = nn.relu(norm()(x))
-        return jnp.tanh(PhaseConvTranspose(self.num_channels)(x))
+            x = nn.relu(norm()(up(self.ngf * 2 ** (stages - 1 - stage))(x)))
+        return jnp.tanh(up(self.num_channels)(x))
 
 
 # Normalisations of D's hidden layers (`config.d_norm`). Penalties on D's input gradient
@@ -133,27 +99,34 @@ class Discriminator(nn.Module):
       ndf: channels of the first conv, doubling at each stage.
       spectral_norm: spectrally normalise every conv (SNGAN's DCGAN-style D).
       norm: one of `D_NORMS`.
+      dtype: operands of the stride-2 convolutions' matrix products.
     """
 
     ndf: int = 64
     spectral_norm: bool = False
     norm: str = "batch"
+    dtype: jnp.dtype = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        conv = functools.partial(
-            nn.Conv, kernel_size=(4, 4), use_bias=False, kernel_init=WEIGHT_INIT
-        )
         stages = num_resolution_stages(x.shape[1])
         for stage in range(stages):
-            x = self._apply(
-                conv(self.ndf * 2**stage, strides=(2, 2), padding=((1, 1), (1, 1))), x, train
-            )
+            conv = DownConv(self.ndf * 2**stage, self.dtype, WEIGHT_INIT, name=f"Conv_{stage}")
+            x = self._apply(conv, x, train)
             if stage > 0:
                 x = self._normalize(x, train)
             x = nn.leaky_relu(x, negative_slope=0.2)
             self.sow("intermediates", f"features_{x.shape[1]}x{x.shape[2]}x{x.shape[3]}", x)
-        return self._apply(conv(1, padding="VALID"), x, train).reshape(-1)
+        # The last 4x4 convolution sees the whole 4x4 map: one logit per image.
+        logit = nn.Conv(
+            1,
+            (4, 4),
+            padding="VALID",
+            use_bias=False,
+            kernel_init=WEIGHT_INIT,
+            name=f"Conv_{stages}",
+        )
+        return self._apply(logit, x, train).reshape(-1)
 
     def _apply(self, layer: nn.Module, x: jax.Array, train: bool) -> jax.Array:
         return spectral_normalized(layer, x, train) if self.spectral_norm else layer(x)
@@ -166,6 +139,8 @@ class Discriminator(nn.Module):
         return x
 
 
+# `config.compute_dtype`: operands of the DCGAN's stride-2 convolutions.
+COMPUTE_DTYPES = ("float32", "bfloat16")
 # `config.model`: the architecture of both networks.
 MODELS = ("dcgan", "resnet")
 RESNET_IMAGE_SIZES = resnet.IMAGE_SIZES
@@ -174,7 +149,8 @@ RESNET_IMAGE_SIZES = resnet.IMAGE_SIZES
 def create_models(config) -> tuple[nn.Module, nn.Module]:
     """Builds the generator and discriminator described by `config` (`model`, widths, D options).
 
-    Configs saved before the architecture keys existed describe the DCGAN with BatchNorm in D.
+    Configs saved before the architecture keys existed describe the DCGAN with BatchNorm in D,
+    computed in float32.
     """
     if config.get("model", "dcgan") == "resnet":
         generator = resnet.ResNetGenerator(
@@ -184,15 +160,18 @@ def create_models(config) -> tuple[nn.Module, nn.Module]:
             latent_dim=config.latent_dim,
         )
         return generator, resnet.ResNetDiscriminator(ndf=config.ndf)
+    dtype = jnp.dtype(config.get("compute_dtype", "float32"))
     generator = Generator(
         image_size=config.image_size,
         num_channels=config.num_channels,
         ngf=config.ngf,
         latent_dim=config.latent_dim,
+        dtype=dtype,
     )
     discriminator = Discriminator(
         ndf=config.ndf,
         spectral_norm=config.get("d_spectral_norm", False),
         norm=config.get("d_norm", "batch"),
+        dtype=dtype,
     )
     return generator, discriminator

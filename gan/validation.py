@@ -73,6 +73,8 @@ def validate_recipe(config) -> None:
         _fail("model", config.model, f"use one of {models.MODELS}")
     if config.model == "resnet" and config.image_size not in models.RESNET_IMAGE_SIZES:
         _fail("image_size", config.image_size, f"the ResNet has {models.RESNET_IMAGE_SIZES} px")
+    if config.compute_dtype not in models.COMPUTE_DTYPES:
+        _fail("compute_dtype", config.compute_dtype, f"use one of {models.COMPUTE_DTYPES}")
     if config.d_norm not in models.D_NORMS:
         _fail("d_norm", config.d_norm, f"use one of {models.D_NORMS}")
     for key in ("n_critic", "r1_interval"):

@@ -15,7 +15,7 @@ import pytest
 from flax import traverse_util
 
 from configs import tiny
-from gan import models, train
+from gan import strided_conv, train
 
 torch = pytest.importorskip("torch")
 torch_dcgan = pytest.importorskip("benchmarks.torch_dcgan")
@@ -52,9 +52,9 @@ def create_torch_models(config):
 
 
 def transpose_conv_kernel(weight) -> np.ndarray:
-    """ConvTranspose2d (in, out, kh, kw) -> `PhaseConvTranspose` (kh, kw, in, out), flipped.
+    """ConvTranspose2d (in, out, kh, kw) -> `UpConv` (kh, kw, in, out), flipped.
 
-    `PhaseConvTranspose` has `nn.ConvTranspose`'s unflipped (transpose_kernel=False) meaning,
+    `UpConv` has `nn.ConvTranspose`'s unflipped (transpose_kernel=False) meaning,
     which is a true transposed convolution only with the spatially flipped kernel.
     """
     return weight.detach().permute(2, 3, 0, 1).flip(0, 1).numpy()
@@ -84,7 +84,7 @@ def torch_variables(module) -> tuple[dict, dict]:
             if layer.stride == (1, 1):
                 params["Dense_0"] = {"kernel": dense_kernel(layer.weight)}
             else:
-                name = f"PhaseConvTranspose_{counts['transpose']}"
+                name = f"UpConv_{counts['transpose']}"
                 params[name] = {"kernel": transpose_conv_kernel(layer.weight)}
                 counts["transpose"] += 1
         elif isinstance(layer, torch.nn.Conv2d):
@@ -196,13 +196,13 @@ def create_torch_step(generator, discriminator, config):
     return step
 
 
-def test_phase_conv_transpose_matches_torch_conv_transpose():
-    """The flipped-kernel mapping turns ConvTranspose2d(4, 2, 1) into `PhaseConvTranspose`."""
+def test_up_conv_matches_torch_conv_transpose():
+    """The flipped-kernel mapping turns ConvTranspose2d(4, 2, 1) into `UpConv`."""
     torch.manual_seed(0)
     layer = torch.nn.ConvTranspose2d(3, 5, 4, 2, 1, bias=False)
     x = np.random.default_rng(0).normal(size=(2, 6, 6, 3)).astype(np.float32)
     kernel = transpose_conv_kernel(layer.weight)
-    ours = models.PhaseConvTranspose(5).apply({"params": {"kernel": kernel}}, jnp.asarray(x))
+    ours = strided_conv.UpConv(5).apply({"params": {"kernel": kernel}}, jnp.asarray(x))
     np.testing.assert_allclose(ours, nhwc(layer(nchw(x))), rtol=RTOL, atol=ATOL)
 
 
