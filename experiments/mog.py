@@ -15,7 +15,7 @@ Scores on `num_eval` generated points, each assigned to its nearest mode:
 - reverse KL: KL(generated || real) of the mode frequencies (real: uniform), in nats.
 Reported as mean ± standard error over seeds. The script writes, per target, seed 0's samples
 (`samples_<target>.npy`, N x 2), their scatter plot over the mode centres (`samples_<target>.png`)
-and every seed's scores (`results.json`), and prints the table of experiments/README.md.
+and every seed's scores (`results.json`), and prints them as a Markdown table.
 """
 
 import functools

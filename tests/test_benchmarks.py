@@ -44,3 +44,16 @@ def test_input_pipeline_benchmark_compares_with_training(data_dir):
         r"train_img_per_s=\d+\.\d min_pipeline_img_per_s=\d+\.\d ratio=\d+\.\d+", lines[-1]
     )
     assert sum(" cached " in line or " streamed " in line for line in lines) == 4
+
+
+def test_training_loop_benchmark_compares_loop_and_step(data_dir):
+    lines = _run(
+        "benchmarks.training_loop",
+        "--config=configs/tiny.py",
+        f"--config.data_dir={data_dir}",
+        "--steps=4",
+        "--every=2",
+    )
+    assert re.fullmatch(
+        r"step_img_per_s=\d+\.\d loop_img_per_s=\d+\.\d overhead=-?\d+\.\d%", lines[-1]
+    )

@@ -108,8 +108,11 @@ def test_multiprocess_run_resumes_and_equals_one_process(two_runs):
     two_state = sample.restore_for_sampling(two, None)
     assert int(one_state.step) == int(two_state.step) == 4
     for got, want in zip(jax.tree.leaves(two_state), jax.tree.leaves(one_state), strict=True):
-        # Same global batches; only the order of cross-device float reductions differs.
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=2e-5)
+        # Same global batches; only the order of cross-device float reductions differs. Adam
+        # divides each gradient by its own scale, so where a gradient is ~0 that rounding moves
+        # a parameter by up to the learning rate (2e-4): hence atol, far below what a wrong
+        # batch or a missing reduction changes (most elements, by ~lr per step).
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-4)
 
 
 def test_multiprocess_output_comes_from_process_zero(two_runs):

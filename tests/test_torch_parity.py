@@ -36,6 +36,7 @@ def parity_config():
     config.batch_size = 8
     config.learning_rate = 2e-4
     config.beta1 = 0.5
+    config.compute_dtype = "float32"  # parity to float32 rounding, whatever the default
     return config
 
 
