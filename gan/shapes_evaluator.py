@@ -4,7 +4,7 @@ Offline, the Inception weights cannot be downloaded, yet a run on `procedural_sh
 to be scored. The dataset's labels make that possible: this small CNN, trained by the project
 on the real images, predicts shape, colour, size, x, y and background. Its penultimate layer
 gives features for FID/KID/precision-recall in its own feature space, and its predictions
-measure **factor coverage**: which of the 36,864 factor combinations generated images hit, and
+measure **factor coverage**: which of the 9,216 factor combinations generated images hit, and
 how far the generated factor distribution is from the real one (`gan.metrics`).
 
 Train it once per data dir (a few minutes on a CPU); it is saved next to the dataset:

@@ -1,7 +1,8 @@
 """Tests for gan/data/procedural_shapes.py: offline tfds builder, determinism, label fidelity.
 
 The labels are only useful for measuring mode collapse if they describe the pixels, so several
-tests read the factors back from the rendered images (colour, size, position).
+tests read the factors back from the images (colour, size, position): from the clean drawing
+(`draw`) where a property is exact, from the stored images, grain included, where it is not.
 """
 
 import pathlib
@@ -11,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.ndimage
 import tensorflow_datasets as tfds
 
 from gan.data import procedural_shapes as ps
@@ -54,13 +56,20 @@ def _nearest_cell(centre_px: float) -> int:
     return int(np.argmin(np.abs(ps.POSITION_PX - centre_px)))
 
 
+def _clean_example(index: int) -> tuple[np.ndarray, ps.Factors]:
+    """Train example `index` as `draw` makes it, before blur and grain."""
+    rng = ps.example_rng("train", index)
+    factors = ps.sample_factors(rng)
+    return ps.draw(factors, rng), factors
+
+
 def test_builder_is_registered_with_default_and_tiny_configs(tmp_path):
     builder = tfds.builder("procedural_shapes", data_dir=tmp_path)
     assert isinstance(builder, ps.ProceduralShapes)
     assert [c.name for c in ps.ProceduralShapes.BUILDER_CONFIGS] == ["default", "tiny"]
     assert builder.builder_config.name == "default"
     assert (builder.builder_config.num_train, builder.builder_config.num_test) == (100_000, 10_000)
-    assert str(builder.version) == "2.0.0"
+    assert str(builder.version) == "3.0.0"
 
 
 def test_features_list_every_factor_in_label_order(prepared):
@@ -141,8 +150,8 @@ def test_centre_pixel_has_the_named_colour():
         for color, rgb in enumerate(ps.PALETTE.values()):
             x, y, background = rng.integers(len(ps.POSITIONS), size=2).tolist() + [color % 4]
             factors = ps.Factors(shape, color, ps.SIZES.index("large"), x, y, background)
-            image = ps.render(factors, rng)
-            centre = image[int(ps.POSITION_PX[y]), int(ps.POSITION_PX[x])].astype(int)
+            image = ps.draw(factors, rng)
+            centre = image[int(ps.POSITION_PX[y]), int(ps.POSITION_PX[x])]
             np.testing.assert_allclose(centre, rgb, atol=12, err_msg=str(factors))
 
 
@@ -150,8 +159,8 @@ def test_larger_size_label_covers_more_pixels():
     for shape in range(len(ps.SHAPES)):
         areas = []
         for size in range(len(ps.SIZES)):
-            factors = ps.Factors(shape, color=2, size=size, x=2, y=3, background=2)
-            areas.append(_foreground(ps.render(factors, np.random.default_rng(1)), factors).sum())
+            factors = ps.Factors(shape, color=2, size=size, x=1, y=2, background=2)
+            areas.append(_foreground(ps.draw(factors, np.random.default_rng(1)), factors).sum())
         assert areas == sorted(areas) and len(set(areas)) == len(areas), (ps.SHAPES[shape], areas)
 
 
@@ -169,14 +178,14 @@ def test_largest_shapes_stay_inside_the_image():
     for shape in range(len(ps.SHAPES)):
         for x, y in [(0, 0), (edge, edge), (0, edge), (edge, 0)]:
             factors = ps.Factors(shape, color=0, size=len(ps.SIZES) - 1, x=x, y=y, background=0)
-            mask = _foreground(ps.render(factors, rng), factors)
+            mask = _foreground(ps.draw(factors, rng), factors)
             border = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
             assert not border.any(), factors
 
 
 def test_shape_colour_stands_out_from_the_background():
     for index in range(300):
-        image, factors = ps.make_example("train", index)
+        image, factors = _clean_example(index)
         color = np.asarray(ps.PALETTE[ps.COLORS[factors.color]], np.float32)
         corners = image[[0, 0, -1, -1], [0, -1, 0, -1]].astype(np.float32)
         assert np.linalg.norm(corners - color, axis=-1).min() > 60, (index, factors)
@@ -186,3 +195,14 @@ def test_every_factor_value_occurs_in_a_few_hundred_examples():
     samples = np.array([ps.sample_factors(ps.example_rng("train", i)) for i in range(400)])
     for column, (name, names) in enumerate(ps.FACTORS.items()):
         assert set(samples[:, column]) == set(range(len(names))), name
+
+
+def test_stored_images_are_the_drawing_blurred_with_grain():
+    rng = ps.example_rng("train", 7)
+    factors = ps.sample_factors(rng)
+    clean = ps.draw(factors, rng)
+    image, stored_factors = ps.make_example("train", 7)
+    assert stored_factors == factors
+    residual = image - scipy.ndimage.gaussian_filter(clean, (ps._BLUR_PX, ps._BLUR_PX, 0))
+    assert abs(float(residual.std()) - ps._GRAIN) < 1.0  # the grain, plus rounding
+    assert abs(float(residual.mean())) < 0.5
