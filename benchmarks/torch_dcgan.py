@@ -1,10 +1,11 @@
 """The DCGAN of `gan/models.py` and its train step in PyTorch, as a throughput yardstick.
 
-Layer for layer the networks of `gan.models` (transposed convs where the Flax generator uses a
-dense map and phase convolutions, which compute the same function with the same parameters), for
-any image size in (32, 64, 128). At 64x64x3 with latent_dim=100 and ngf=ndf=64 they are exactly
-the canonical PyTorch DCGAN example, and the step is its update: D on real, D on the detached
-fake batch, an Adam step, then a G step through D on the same fake batch, with BCEWithLogits.
+Layer for layer the networks of `gan.models` (a transposed conv where the Flax generator has a
+dense map, and torch's own convolutions where it has matrix-product ones: the same functions
+with the same parameters), for any image size in (32, 64, 128). At 64x64x3 with latent_dim=100
+and ngf=ndf=64 they are exactly the canonical PyTorch DCGAN example, and the step is its update:
+D on real, D on the detached fake batch, an Adam step, then a G step through D on the same fake
+batch, with BCEWithLogits.
 
 torch is a benchmark extra (requirements-bench.txt): only `benchmarks.train_step` imports this.
 """

@@ -119,40 +119,39 @@ def _kernel_grad(x: jax.Array, dy: jax.Array, dtype) -> jax.Array:
     return kernel_from_matrix(grad, c, o)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _bilinear_op(forward, transpose, kernel_grad):
+    """`forward(x, kernel, dtype)`, linear in each argument, as a custom-VJP function whose input
+    gradient is `transpose(dy, kernel, dtype)` and kernel gradient `kernel_grad(x, dy, dtype)`."""
+
+    @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+    def op(x, kernel, dtype):
+        return forward(x, kernel, dtype)
+
+    def op_fwd(x, kernel, dtype):
+        return forward(x, kernel, dtype), (x, kernel)
+
+    def op_bwd(dtype, residuals, dy):
+        x, kernel = residuals
+        return transpose(dy, kernel, dtype).astype(x.dtype), kernel_grad(x, dy, dtype)
+
+    op.defvjp(op_fwd, op_bwd)
+    return op
+
+
+_conv_down = _bilinear_op(_conv, _input_grad, _kernel_grad)
+# The transposed convolution swaps the roles: its input gradient is the convolution, and its
+# kernel gradient is the convolution's with input and output gradient exchanged.
+_conv_up = _bilinear_op(_input_grad, _conv, lambda x, dy, dtype: _kernel_grad(dy, x, dtype))
+
+
 def conv_down(x: jax.Array, kernel: jax.Array, dtype=jnp.float32) -> jax.Array:
     """Stride-2 4x4 convolution, padding 1, kernel (4, 4, C, O); float32 output."""
-    return _conv(x, kernel, dtype)
+    return _conv_down(x, kernel, dtype)
 
 
-def _conv_down_fwd(x, kernel, dtype):
-    return _conv(x, kernel, dtype), (x, kernel)
-
-
-def _conv_down_bwd(dtype, residuals, dy):
-    x, kernel = residuals
-    return _input_grad(dy, kernel, dtype).astype(x.dtype), _kernel_grad(x, dy, dtype)
-
-
-conv_down.defvjp(_conv_down_fwd, _conv_down_bwd)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv_up(x: jax.Array, kernel: jax.Array, dtype=jnp.float32) -> jax.Array:
     """The transpose of `conv_down` with `kernel` (4, 4, F, C): (N, H, W, C) -> (N, 2H, 2W, F)."""
-    return _input_grad(x, kernel, dtype)
-
-
-def _conv_up_fwd(x, kernel, dtype):
-    return _input_grad(x, kernel, dtype), (x, kernel)
-
-
-def _conv_up_bwd(dtype, residuals, dy):
-    x, kernel = residuals
-    return _conv(dy, kernel, dtype).astype(x.dtype), _kernel_grad(dy, x, dtype)
-
-
-conv_up.defvjp(_conv_up_fwd, _conv_up_bwd)
+    return _conv_up(x, kernel, dtype)
 
 
 class DownConv(nn.Module):
