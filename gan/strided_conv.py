@@ -154,8 +154,8 @@ def conv_up(x: jax.Array, kernel: jax.Array, dtype=jnp.float32) -> jax.Array:
     return _conv_up(x, kernel, dtype)
 
 
-class DownConv(nn.Module):
-    """Stride-2 4x4 convolution with padding 1 and no bias: `nn.Conv`'s parameter and result.
+class _StrideTwoConv(nn.Module):
+    """A 4x4 kernel (4, 4, in, `features`) applied by `_apply_kernel`; no bias.
 
     Attributes:
       features: output channels.
@@ -169,27 +169,24 @@ class DownConv(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features))
+        return self._apply_kernel(x, kernel)
+
+
+class DownConv(_StrideTwoConv):
+    """Stride-2 4x4 convolution with padding 1: `nn.Conv`'s parameter and result."""
+
+    def _apply_kernel(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
         return conv_down(x, kernel, self.dtype)
 
 
-class UpConv(nn.Module):
-    """Stride-2 4x4 transposed convolution with padding 1 (output 2x the input), no bias.
+class UpConv(_StrideTwoConv):
+    """Stride-2 4x4 transposed convolution with padding 1 (output 2x the input).
 
     The parameter has `nn.ConvTranspose`'s layout (4, 4, in, out) and unflipped meaning, so
     weights move freely between the two: `nn.ConvTranspose(features, (4, 4), (2, 2),
     padding=((2, 2), (2, 2)))` computes the same function. It is `conv_down`'s transpose with
     the kernel flipped spatially and its channel axes swapped.
-
-    Attributes:
-      features: output channels.
-      dtype: operand type of the matrix products (float32 or bfloat16); results are float32.
     """
 
-    features: int
-    dtype: jnp.dtype = jnp.float32
-    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features))
+    def _apply_kernel(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
         return conv_up(x, kernel[::-1, ::-1].transpose(0, 1, 3, 2), self.dtype)
