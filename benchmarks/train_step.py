@@ -15,6 +15,9 @@ PyTorch DCGAN (`benchmarks.torch_dcgan`, same networks and update) in the same p
 ends with `img_per_s=... torch_img_per_s=... ratio=...`. The two parts run one after the other,
 each with the whole machine; on a GPU, PyTorch gets the memory JAX did not preallocate.
 
+`--xla-convolutions` times the same step with XLA's own convolution kernels in place of the
+matrix products of `gan/strided_conv.py`, to measure what that formulation gains on a machine.
+
 Any config key can be overridden as in `gan.main` (`--config.ngf=32`); `--batch_size` and
 `--image_size` are shortcuts for the two most often changed.
 
@@ -29,7 +32,7 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from benchmarks import timing
+from benchmarks import timing, xla_convolutions
 from gan import train, validation
 from gan.cli import define_distributed_flags, entry_point, parse_flags, start_distributed
 from gan.errors import UserError
@@ -48,6 +51,11 @@ flags.DEFINE_integer("repeats", 3, "Timed repeats; the median is kept.", lower_b
 flags.DEFINE_bool("compare-torch", False, "Also time the PyTorch DCGAN step.")
 flags.DEFINE_integer(
     "torch-threads", 0, "PyTorch intra-op CPU threads; 0 keeps torch's default.", lower_bound=0
+)
+flags.DEFINE_bool(
+    "xla-convolutions",
+    False,
+    "Time the step with XLA's convolution kernels instead of gan/strided_conv's matrix products.",
 )
 flags.DEFINE_bool(
     "torch-bf16", False, "Also time PyTorch under bfloat16 autocast (reported, not in the ratio)."
@@ -152,6 +160,8 @@ def main(argv):
     if FLAGS.image_size is not None:
         config.image_size = FLAGS.image_size
     validation.validate_config(config)
+    if FLAGS["xla-convolutions"].value:
+        xla_convolutions.install()
     img_per_s = report_jax(config)
     if not FLAGS["compare-torch"].value:
         print(f"img_per_s={img_per_s:.1f}")

@@ -7,6 +7,12 @@ import re
 import subprocess
 import sys
 
+import jax
+import numpy as np
+import pytest
+
+from benchmarks import xla_convolutions
+from gan import strided_conv
 from tests.conftest import REPO_ROOT
 
 
@@ -28,6 +34,22 @@ def test_train_step_benchmark_prints_its_summary_line():
     )
     assert re.fullmatch(r"img_per_s=\d+\.\d", lines[-1])
     assert any(line.startswith("jax: compile") and "peak RSS" in line for line in lines)
+
+
+@pytest.mark.parametrize("name", ["conv_down", "conv_up"])
+def test_xla_convolutions_compute_the_strided_conv_operators(name):
+    """`--xla-convolutions` times the same operators: outputs and both gradients agree."""
+    x_key, kernel_key = jax.random.split(jax.random.key(0))
+    x = jax.random.normal(x_key, (2, 8, 8, 5))
+    kernel = jax.random.normal(kernel_key, (4, 4, 5, 5))
+
+    def loss(op):
+        return lambda x, kernel: (op(x, kernel) ** 2).sum()
+
+    ours = jax.value_and_grad(loss(getattr(strided_conv, name)), argnums=(0, 1))(x, kernel)
+    xla = jax.value_and_grad(loss(getattr(xla_convolutions, name)), argnums=(0, 1))(x, kernel)
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(xla), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
 
 
 def test_input_pipeline_benchmark_compares_with_training(data_dir):
