@@ -51,6 +51,28 @@ BatchNorm = functools.partial(
 )
 
 
+class ConditionalBatchNorm(nn.Module):
+    """BatchNorm whose scale and offset are looked up per class (de Vries et al. 2017).
+
+    The class-conditional generator of Miyato & Koyama 2018: normalisation statistics are
+    shared, so every class is drawn by the same convolutions, and the class only re-weights
+    and shifts each channel. Scales start at N(1, 0.02) as DCGAN's BatchNorm scales do.
+    """
+
+    num_classes: int
+    use_running_average: bool
+
+    @nn.compact
+    def __call__(self, x: jax.Array, labels: jax.Array) -> jax.Array:
+        x = BatchNorm(
+            use_running_average=self.use_running_average, use_scale=False, use_bias=False
+        )(x)
+        channels = x.shape[-1]
+        scale = nn.Embed(self.num_classes, channels, embedding_init=normal_init(1.0, 0.02))
+        offset = nn.Embed(self.num_classes, channels, embedding_init=nn.initializers.zeros)
+        return x * scale(labels)[:, None, None, :] + offset(labels)[:, None, None, :]
+
+
 def num_resolution_stages(image_size: int) -> int:
     """Number of stride-2 stages between the 4x4 bottleneck and `image_size` (4 for 64x64)."""
     return int(math.log2(image_size)) - 2
@@ -67,10 +89,16 @@ class Generator(nn.Module):
     ngf: int = 64
     latent_dim: int = 100  # the length of z; callers sample noise of this size
     dtype: jnp.dtype = jnp.float32  # operands of the upsampling layers' matrix products
+    num_classes: int = 0  # > 0: class-conditional BatchNorm, `labels` select the class
 
     @nn.compact
-    def __call__(self, z: jax.Array, train: bool) -> jax.Array:
-        norm = functools.partial(BatchNorm, use_running_average=not train)
+    def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
+        def norm():
+            if self.num_classes:
+                conditional = ConditionalBatchNorm(self.num_classes, not train)
+                return functools.partial(conditional, labels=labels)
+            return BatchNorm(use_running_average=not train)
+
         up = functools.partial(UpConv, dtype=self.dtype, kernel_init=WEIGHT_INIT)
         stages = num_resolution_stages(self.image_size)
         width = self.ngf * 2 ** (stages - 1)
@@ -91,6 +119,10 @@ D_NORMS = ("batch", "layer", "none")
 class Discriminator(nn.Module):
     """Image -> stride-2 4x4 convs (64 -> 32 -> 16 -> 8 -> 4 for 64x64) -> one logit per image.
 
+    With `num_classes` > 0 it is a projection discriminator (Miyato & Koyama 2018): the logit
+    gains the inner product of a learned class embedding with the last feature map summed over
+    positions, which scores how well an image matches its label.
+
     LeakyReLU(0.2) everywhere, BatchNorm (or `norm`) on all but the first conv. The first two
     feature maps (32x32x64 and 16x16x128 for 64x64 inputs) are sown as `intermediates` so the
     feature extraction stage can be inspected with `mutable=['intermediates']`.
@@ -100,15 +132,17 @@ class Discriminator(nn.Module):
       spectral_norm: spectrally normalise every conv (SNGAN's DCGAN-style D).
       norm: one of `D_NORMS`.
       dtype: operands of the stride-2 convolutions' matrix products.
+      num_classes: > 0 adds the class projection; `labels` then say each image's class.
     """
 
     ndf: int = 64
     spectral_norm: bool = False
     norm: str = "batch"
     dtype: jnp.dtype = jnp.float32
+    num_classes: int = 0
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
         stages = num_resolution_stages(x.shape[1])
         for stage in range(stages):
             conv = DownConv(self.ndf * 2**stage, self.dtype, WEIGHT_INIT, name=f"Conv_{stage}")
@@ -126,7 +160,13 @@ class Discriminator(nn.Module):
             kernel_init=WEIGHT_INIT,
             name=f"Conv_{stages}",
         )
-        return self._apply(logit, x, train).reshape(-1)
+        logits = self._apply(logit, x, train).reshape(-1)
+        if self.num_classes:
+            embedding = nn.Embed(
+                self.num_classes, x.shape[-1], embedding_init=WEIGHT_INIT, name="class_projection"
+            )
+            logits += jnp.sum(embedding(labels) * x.sum(axis=(1, 2)), axis=-1)
+        return logits
 
     def _apply(self, layer: nn.Module, x: jax.Array, train: bool) -> jax.Array:
         return spectral_normalized(layer, x, train) if self.spectral_norm else layer(x)
@@ -167,11 +207,13 @@ def create_models(config) -> tuple[nn.Module, nn.Module]:
         ngf=config.ngf,
         latent_dim=config.latent_dim,
         dtype=dtype,
+        num_classes=config.get("num_classes", 0),
     )
     discriminator = Discriminator(
         ndf=config.ndf,
         spectral_norm=config.get("d_spectral_norm", False),
         norm=config.get("d_norm", "batch"),
         dtype=dtype,
+        num_classes=config.get("num_classes", 0),
     )
     return generator, discriminator
