@@ -100,7 +100,7 @@ def delivered_img_per_s(data: pipeline.TrainingData, config, num_batches: int) -
         for _ in itertools.islice(batches, WARMUP_BATCHES):
             pass
         start = time.perf_counter()
-        images = sum(len(batch) for batch in itertools.islice(batches, num_batches))
+        images = sum(len(batch["image"]) for batch in itertools.islice(batches, num_batches))
         return images / (time.perf_counter() - start)
     finally:
         batches.close()  # stops a streamed epoch's tf.data threads before the next row runs

@@ -40,7 +40,8 @@ def trained_state(config, rng: np.random.Generator) -> train.TrainState:
     step_fn = train.jit_train_step(mesh, parallel.shardings_of(state))
     shape = (config.batch_size, config.image_size, config.image_size, config.num_channels)
     for _ in range(FLAGS.steps):
-        state, _ = step_fn(state, parallel.global_batch(rng.random(shape, np.float32), mesh))
+        batch = {"image": rng.random(shape, np.float32)}
+        state, _ = step_fn(state, parallel.global_batch(batch, mesh))
     return state
 
 

@@ -58,19 +58,20 @@ def time_jax(config, *, warmup: int, steps: int, repeats: int) -> tuple[float, f
     mesh = parallel.create_mesh()
     state = train.create_sharded_state(config, mesh)
     size, channels = config.image_size, config.num_channels
-    local_batch = np.random.default_rng(config.seed).random(
-        (config.batch_size // jax.process_count(), size, size, channels), dtype=np.float32
-    )
-    images = parallel.global_batch(local_batch, mesh)
+    rng, local_size = np.random.default_rng(config.seed), config.batch_size // jax.process_count()
+    local_batch = {"image": rng.random((local_size, size, size, channels), dtype=np.float32)}
+    if config.get("num_classes", 0):
+        local_batch["label"] = rng.integers(config.num_classes, size=local_size, dtype=np.int32)
+    batch = parallel.global_batch(local_batch, mesh)
     start = time.perf_counter()
     step_fn = train.jit_train_step(mesh, parallel.shardings_of(state))
-    compiled = step_fn.lower(state, images).compile()
+    compiled = step_fn.lower(state, batch).compile()
     compile_s = time.perf_counter() - start
 
     def run_steps(num_steps: int) -> None:
         nonlocal state
         for _ in range(num_steps):
-            state, _ = compiled(state, images)
+            state, _ = compiled(state, batch)
         jax.block_until_ready(state)
 
     return compile_s, median_step_seconds(run_steps, warmup=warmup, steps=steps, repeats=repeats)

@@ -52,6 +52,12 @@ def get_config() -> ml_collections.ConfigDict:
     # Normalisation of D's hidden layers in the "dcgan" model: "batch", "layer" (per image, as
     # WGAN-GP needs) or "none".
     config.d_norm = "batch"
+    # Classes of a class-conditional GAN ("dcgan" model): G's BatchNorm scales and offsets and a
+    # projection term of D are looked up per class (configs/cdcgan.py). 0 trains unconditionally.
+    config.num_classes = 0
+    # The tfds ClassLabel feature holding each image's class when num_classes > 0 ("label" in
+    # most tfds datasets; procedural_shapes has "shape", "color", "size", "x", "y", "background").
+    config.label_key = "label"
     # Operand type of the DCGAN's stride-2 convolutions (matrix products accumulated in float32):
     # "bfloat16" (mixed precision), which CPUs with bf16 matrix units (AMX, AVX512-BF16) and GPUs
     # run much faster, or "float32". Parameters, BatchNorm and the optimizer stay float32.

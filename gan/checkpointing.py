@@ -28,13 +28,16 @@ COMPATIBILITY_KEYS = (
 )
 # Keys that joined the fingerprint later, with the value every earlier checkpoint implies: the
 # architecture and D's layers fix the state's shapes, n_critic the data order (images per
-# step), and whether an EMA of G is kept the state's structure.
+# step), whether an EMA of G is kept the state's structure, and the classes what the class
+# embeddings mean.
 LATER_COMPATIBILITY_KEYS = {
     "model": "dcgan",
     "d_spectral_norm": False,
     "d_norm": "batch",
     "n_critic": 1,
     "ema": False,
+    "num_classes": 0,
+    "label_key": "label",
 }
 
 

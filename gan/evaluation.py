@@ -121,10 +121,13 @@ def extract(extractor: Extractor, batches: Iterator[np.ndarray]) -> dict[str, np
 
 
 def generated_batches(state: train.TrainState, num: int, seed: int) -> Iterator[np.ndarray]:
-    """`num` generated images as uint8 batches; the noise is a pure function of `seed`."""
+    """`num` generated images as uint8 batches; the noise is a pure function of `seed`, and a
+    conditional generator draws every class equally often."""
     z = train.latent_noise(seed, num, state.generator.latent_dim)
+    labels = train.cycled_labels(num, train.generator_classes(state))
     for i in range(0, num, BATCH):
-        yield images.to_uint8(jax.device_get(train.generate(state, z[i : i + BATCH])))
+        chunk = None if labels is None else labels[i : i + BATCH]
+        yield images.to_uint8(jax.device_get(train.generate(state, z[i : i + BATCH], chunk)))
 
 
 def real_images(config, split: str, num: int) -> np.ndarray:

@@ -168,9 +168,13 @@ def memory_mib(tree) -> tuple[float, float]:
     return sum(leaf.nbytes for leaf in leaves) / 2**20, max(per_device.values()) / 2**20
 
 
-def global_batch(local_batch: np.ndarray, mesh: Mesh) -> jax.Array:
-    """Assembles this process's slice of the batch into one array sharded over all devices."""
-    return jax.make_array_from_process_local_data(batch_sharded(mesh), local_batch)
+def global_batch(local_batch, mesh: Mesh):
+    """Assembles this process's slice of the batch (an array, or a dict of arrays such as
+    images and labels) into global arrays sharded over all devices along the batch."""
+    sharding = batch_sharded(mesh)
+    return jax.tree.map(
+        lambda local: jax.make_array_from_process_local_data(sharding, local), local_batch
+    )
 
 
 def to_host(array: jax.Array) -> np.ndarray:

@@ -6,7 +6,8 @@
 
 A `.png` output is one grid picture; a `.npz` output holds `images`, uint8 (N, H, W, C), for
 metrics. The noise is a pure function of `--seed`, so the same checkpoint and seed always give
-the same images.
+the same images. A class-conditional run draws the classes in turn (one per column of an 8-wide
+grid of 8 classes; one per row of an --interpolate walk), or only class `--label`.
 """
 
 import pathlib
@@ -35,6 +36,7 @@ def define_flags() -> None:
     flags.DEFINE_integer("step", None, "Checkpoint step to load; the latest by default.")
     flags.DEFINE_integer("seed", 0, "Seed of the noise vectors.")
     flags.DEFINE_bool("interpolate", False, "Rows of spherical interpolations between noise pairs.")
+    flags.DEFINE_integer("label", None, "Class of every image (class-conditional runs only).")
     flags.mark_flags_as_required(["workdir", "out"])
 
 
@@ -72,12 +74,32 @@ def sample_noise(seed: int, num_samples: int, latent_dim: int, interpolate: bool
     return walk.reshape(num_samples, latent_dim)
 
 
-def generate_uint8(state: train.TrainState, z: jax.Array) -> np.ndarray:
-    """Generator output for every z, in batches, as uint8 NHWC."""
-    chunks = [
-        images.to_uint8(jax.device_get(train.generate(state, z[i : i + GENERATION_BATCH])))
-        for i in range(0, len(z), GENERATION_BATCH)
-    ]
+def sample_labels(
+    num_classes: int, num_samples: int, label: int | None, interpolate: bool
+) -> jax.Array | None:
+    """Classes of the images: all `label`, or cycling (per image; per row of a walk, so that a
+    walk changes the noise only); None for an unconditional generator."""
+    if not num_classes:
+        if label is not None:
+            raise UserError("--label needs a class-conditional run (num_classes > 0).")
+        return None
+    if label is not None:
+        if not 0 <= label < num_classes:
+            raise UserError(f"--label={label}: the run has classes 0 to {num_classes - 1}.")
+        return jnp.full((num_samples,), label)
+    if interpolate:
+        rows = train.cycled_labels(num_samples // INTERPOLATION_STEPS, num_classes)
+        return jnp.repeat(rows, INTERPOLATION_STEPS)
+    return train.cycled_labels(num_samples, num_classes)
+
+
+def generate_uint8(state: train.TrainState, z: jax.Array, labels=None) -> np.ndarray:
+    """Generator output for every z (of class `labels[i]` if conditional), in batches, uint8."""
+    chunks = []
+    for i in range(0, len(z), GENERATION_BATCH):
+        chunk = None if labels is None else labels[i : i + GENERATION_BATCH]
+        generated = train.generate(state, z[i : i + GENERATION_BATCH], chunk)
+        chunks.append(images.to_uint8(jax.device_get(generated)))
     return np.concatenate(chunks)
 
 
@@ -97,8 +119,11 @@ def main(argv):
         raise UserError(f"Unsupported --out {str(out)!r}: use a .png (grid) or .npz (array) file.")
     state = restore_for_sampling(workdir, FLAGS.step)
     z = sample_noise(FLAGS.seed, FLAGS.num_samples, state.generator.latent_dim, FLAGS.interpolate)
+    labels = sample_labels(
+        train.generator_classes(state), FLAGS.num_samples, FLAGS.label, FLAGS.interpolate
+    )
     columns = INTERPOLATION_STEPS if FLAGS.interpolate else None
-    write_samples(generate_uint8(state, z), out, columns)
+    write_samples(generate_uint8(state, z, labels), out, columns)
     print(f"Wrote {FLAGS.num_samples} samples from step {int(state.step)} to {FLAGS.out}")
 
 

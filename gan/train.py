@@ -103,8 +103,9 @@ def create_train_state(config, rng: jax.Array) -> TrainState:
     g_key, d_key, train_key = jax.random.split(rng, 3)
     z = jnp.zeros((1, config.latent_dim))
     x = jnp.zeros((1, config.image_size, config.image_size, config.num_channels))
-    g_vars = generator.init(g_key, z, train=False)
-    d_vars = discriminator.init(d_key, x, train=False)
+    labels = jnp.zeros((1,), jnp.int32) if config.get("num_classes", 0) else None
+    g_vars = generator.init(g_key, z, train=False, **class_labels(labels))
+    d_vars = discriminator.init(d_key, x, train=False, **class_labels(labels))
     g_tx, d_tx = create_optimizers(config)
     options = StepOptions.from_config(config)
     return TrainState(
@@ -155,19 +156,37 @@ def latent_noise(seed: int, num: int, latent_dim: int) -> jax.Array:
     return jax.random.normal(jax.random.PRNGKey(seed), (num, latent_dim))
 
 
+def cycled_labels(num: int, num_classes: int) -> jax.Array | None:
+    """Classes 0, 1, ..., num_classes - 1, 0, 1, ... for `num` generated images: every class
+    equally often (in an 8-wide grid of 8 classes, one class per column); None when the model
+    is unconditional (`num_classes` 0)."""
+    return jnp.arange(num) % num_classes if num_classes else None
+
+
+def class_labels(labels: jax.Array | None) -> dict:
+    """The keyword argument that passes `labels` to a conditional network (none when None: the
+    ResNet networks are unconditional only)."""
+    return {} if labels is None else {"labels": labels}
+
+
+def generator_classes(state: TrainState) -> int:
+    """Classes of a class-conditional generator; 0 for an unconditional one."""
+    return getattr(state.generator, "num_classes", 0)  # the ResNet has no conditional variant
+
+
 @jax.jit
-def generate(state: TrainState, z: jax.Array) -> jax.Array:
+def generate(state: TrainState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
     """Images in [-1, 1] from the generator in inference mode (BatchNorm running averages).
 
     Uses the EMA weights when the state keeps them, with the running BatchNorm statistics of
-    the trained weights.
+    the trained weights. A class-conditional generator draws image i of class `labels[i]`.
     """
     params = state.g_params if state.g_ema_params is None else state.g_ema_params
     variables = {"params": params, "batch_stats": state.g_batch_stats}
-    return state.generator.apply(variables, z, train=False)
+    return state.generator.apply(variables, z, train=False, **class_labels(labels))
 
 
-def train_step(state: TrainState, real_images: jax.Array) -> tuple[TrainState, dict]:
+def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
     """`n_critic` discriminator updates, then one generator update (`state.options` says how).
 
     As in PyTorch's DCGAN, G runs forward once for the last D update and the G update: its VJP,
@@ -176,40 +195,49 @@ def train_step(state: TrainState, real_images: jax.Array) -> tuple[TrainState, d
     BatchNorm statistics are per batch. With `n_critic` > 1 the batch holds `n_critic` real
     batches (`pipeline.local_batch_size`): each D update reads its own, with fresh noise.
 
+    A class-conditional model (`num_classes` > 0) generates each D update's fakes with the
+    classes of its real batch, so G's classes follow the data's, and D scores every image
+    with its class (real and generated alike).
+
     Args:
       state: the train state (donated: its buffers are reused for the output).
-      real_images: float32 NHWC in [0, 1], sharded along the batch.
+      batch: "image", float32 NHWC in [0, 1], and for a conditional model "label", int32;
+        sharded along the batch.
 
     Returns:
       The new state and this step's scalar metrics (device arrays).
     """
     options = state.options
     loss = losses.get_loss(options.loss, options.label_smoothing)
-    real = real_images * 2.0 - 1.0  # the generator's tanh range
+    real = batch["image"] * 2.0 - 1.0  # the generator's tanh range
+    labels = batch.get("label")  # None for an unconditional model
     rng = jax.random.fold_in(state.rng, state.step)
     # Keys of the extra critic updates, of each D update's augmentation/penalty, of G's view.
     keys = jax.random.split(jax.random.fold_in(rng, 1), options.n_critic + 1)
     d = (state.d_params, state.d_batch_stats, state.d_opt_state)
     g_batch_stats = state.g_batch_stats
     if options.n_critic > 1:
-        batches = real.reshape(-1, options.n_critic, *real.shape[1:]).swapaxes(0, 1)
-        d, g_batch_stats = _extra_critic_updates(
-            state, loss, d, g_batch_stats, batches[:-1], keys[:-2]
+        # Each D update's real batch (and its labels): split = (n_critic, batch, ...).
+        split = jax.tree.map(
+            lambda x: x.reshape(-1, options.n_critic, *x.shape[1:]).swapaxes(0, 1),
+            (real, labels),
         )
-        real = batches[-1]
+        earlier = jax.tree.map(lambda x: x[:-1], split)
+        d, g_batch_stats = _extra_critic_updates(state, loss, d, g_batch_stats, earlier, keys[:-2])
+        real, labels = jax.tree.map(lambda x: x[-1], split)
     z = jax.random.normal(rng, (real.shape[0], state.generator.latent_dim))
     fake, generator_vjp, g_batch_stats = jax.vjp(
-        lambda g_params: _generate_train(state, g_params, g_batch_stats, z),
+        lambda g_params: _generate_train(state, g_params, g_batch_stats, z, labels),
         state.g_params,
         has_aux=True,
     )
     (d_params, d_batch_stats, d_opt_state), metrics = _discriminator_update(
-        state, loss, d, real, fake, keys[-2]
+        state, loss, d, (real, fake, labels), keys[-2]
     )
 
     def g_loss_fn(fake_images):
         seen = augment.diff_augment(fake_images, options.diffaugment, keys[-1])
-        logits, stats = _apply_discriminator(state, d_params, d_batch_stats, seen)
+        logits, stats = _apply_discriminator(state, d_params, d_batch_stats, seen, labels)
         return loss.generator(logits), stats
 
     (g_loss, d_batch_stats), fake_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
@@ -233,38 +261,44 @@ def train_step(state: TrainState, real_images: jax.Array) -> tuple[TrainState, d
     return new_state, metrics
 
 
-def _generate_train(state: TrainState, g_params, g_batch_stats, z: jax.Array):
+def _generate_train(state: TrainState, g_params, g_batch_stats, z: jax.Array, labels):
     """G in training mode: images and the BatchNorm statistics updated by this batch."""
     fake, updates = state.generator.apply(
-        {"params": g_params, "batch_stats": g_batch_stats}, z, train=True, mutable=["batch_stats"]
+        {"params": g_params, "batch_stats": g_batch_stats},
+        z,
+        train=True,
+        mutable=["batch_stats"],
+        **class_labels(labels),
     )
     return fake, updates["batch_stats"]
 
 
-def _discriminator_update(state: TrainState, loss: losses.GanLoss, d, real, fake, rng):
+def _discriminator_update(state: TrainState, loss: losses.GanLoss, d, images, rng):
     """One optimizer step of D on a real and a generated batch.
 
     Args:
       state: supplies D, its optimizer and the options.
       loss: the objective.
       d: (params, batch_stats, opt_state) of D before the update.
-      real: real images in [-1, 1].
-      fake: generated images (constants here).
+      images: (real images in [-1, 1], generated images (constants here), their shared labels
+        or None).
       rng: for DiffAugment and the gradient penalty's interpolation.
 
     Returns:
       D's (params, batch_stats, opt_state) after the update, and its metrics.
     """
     d_params, d_batch_stats, d_opt_state = d
+    real, fake, labels = images
     real_key, fake_key, penalty_key = jax.random.split(rng, 3)
     real = augment.diff_augment(real, state.options.diffaugment, real_key)
     fake = augment.diff_augment(fake, state.options.diffaugment, fake_key)
 
     def d_loss_fn(params):
-        real_logits, stats = _apply_discriminator(state, params, d_batch_stats, real)
-        fake_logits, stats = _apply_discriminator(state, params, stats, fake)
+        real_logits, stats = _apply_discriminator(state, params, d_batch_stats, real, labels)
+        fake_logits, stats = _apply_discriminator(state, params, stats, fake, labels)
         adversarial = loss.discriminator(real_logits, fake_logits)
-        d_fn = lambda images: _apply_discriminator(state, params, stats, images)[0]  # noqa: E731
+        # Penalised points (real images, real-fake interpolates) keep their image's label.
+        d_fn = lambda x: _apply_discriminator(state, params, stats, x, labels)[0]  # noqa: E731
         penalties = _discriminator_penalties(state, d_fn, real, fake, penalty_key)
         total = sum((weight * value for weight, value in penalties.values()), adversarial)
         aux = (stats, adversarial, {name: value for name, (_, value) in penalties.items()})
@@ -306,17 +340,19 @@ def _discriminator_penalties(state: TrainState, d_fn, real, fake, rng) -> dict:
 def _extra_critic_updates(state: TrainState, loss: losses.GanLoss, d, g_batch_stats, reals, keys):
     """The first `n_critic` - 1 D updates, each on its own real batch and fresh noise.
 
+    `reals` is (images, labels or None), stacked over the updates.
+
     Returns:
       D's (params, batch_stats, opt_state) and G's BatchNorm statistics after them.
     """
 
     def critic_update(carry, inputs):
         d, g_batch_stats = carry
-        real, key = inputs
+        (real, labels), key = inputs
         z_key, d_key = jax.random.split(key)
         z = jax.random.normal(z_key, (real.shape[0], state.generator.latent_dim))
-        fake, g_batch_stats = _generate_train(state, state.g_params, g_batch_stats, z)
-        d, _ = _discriminator_update(state, loss, d, real, fake, d_key)
+        fake, g_batch_stats = _generate_train(state, state.g_params, g_batch_stats, z, labels)
+        d, _ = _discriminator_update(state, loss, d, (real, fake, labels), d_key)
         return (d, g_batch_stats), None
 
     (d, g_batch_stats), _ = jax.lax.scan(critic_update, (d, g_batch_stats), (reals, keys))
@@ -339,13 +375,14 @@ def jit_train_step(mesh, state_sharding):
     )
 
 
-def _apply_discriminator(state: TrainState, d_params, batch_stats, images):
+def _apply_discriminator(state: TrainState, d_params, batch_stats, images, labels):
     """D in training mode: logits and the BatchNorm statistics updated by this batch."""
     logits, updates = state.discriminator.apply(
         {"params": d_params, "batch_stats": batch_stats},
         images,
         train=True,
         mutable=["batch_stats"],
+        **class_labels(labels),
     )
     return logits, updates.get("batch_stats", {})
 
@@ -372,10 +409,11 @@ def write_run_description(config, workdir: pathlib.Path, writer) -> None:
 
 
 def write_sample_grid(
-    state: TrainState, z: jax.Array, step: int, workdir: pathlib.Path, writer
+    state: TrainState, inputs: tuple, step: int, workdir: pathlib.Path, writer
 ) -> None:
-    """Renders the fixed-noise grid to WORKDIR/samples/step_NNNNNNN.png and TensorBoard."""
-    grid = images.make_grid(images.to_uint8(parallel.to_host(generate(state, z))))
+    """Renders the grid of the fixed `inputs` (noise, labels or None) to
+    WORKDIR/samples/step_NNNNNNN.png and TensorBoard."""
+    grid = images.make_grid(images.to_uint8(parallel.to_host(generate(state, *inputs))))
     if jax.process_index() == 0:
         images.save_png(grid, workdir / "samples" / f"step_{step:07d}.png")
     writer.write_images(step, {"samples": grid[None]})
@@ -434,7 +472,10 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
         is_chief=jax.process_index() == 0,
     )
     step_fn = jit_train_step(mesh, parallel.shardings_of(state))
-    grid_noise = latent_noise(config.seed, NUM_GRID_SAMPLES, config.latent_dim)
+    grid_inputs = (
+        latent_noise(config.seed, NUM_GRID_SAMPLES, config.latent_dim),
+        cycled_labels(NUM_GRID_SAMPLES, config.num_classes),  # one class per column for 8
+    )
     batches = pipeline.train_batches(data, config, start_step)
     loop_start = time.perf_counter()
     try:
@@ -447,7 +488,7 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
                 if step % config.log_every_steps == 0 or step % data.steps_per_epoch == 0:
                     trace.report(step)
                 if step % config.sample_every_steps == 0 or step == last_step:
-                    write_sample_grid(state, grid_noise, step, workdir, writer)
+                    write_sample_grid(state, grid_inputs, step, workdir, writer)
                 if step % config.checkpoint_every_steps == 0 or step == last_step:
                     trace.report(step)  # refuses to save a state that came from a NaN loss
                     epoch, batch = divmod(step, data.steps_per_epoch)

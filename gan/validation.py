@@ -75,6 +75,10 @@ def validate_recipe(config) -> None:
         _fail("image_size", config.image_size, f"the ResNet has {models.RESNET_IMAGE_SIZES} px")
     if config.compute_dtype not in models.COMPUTE_DTYPES:
         _fail("compute_dtype", config.compute_dtype, f"use one of {models.COMPUTE_DTYPES}")
+    if not isinstance(config.num_classes, int) or config.num_classes < 0:
+        _fail("num_classes", config.num_classes, "use 0 (unconditional) or the number of classes")
+    if config.num_classes and config.model != "dcgan":
+        _fail("model", config.model, "the class-conditional networks are the DCGAN's: use dcgan")
     if config.d_norm not in models.D_NORMS:
         _fail("d_norm", config.d_norm, f"use one of {models.D_NORMS}")
     for key in ("n_critic", "r1_interval"):

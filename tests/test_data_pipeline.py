@@ -64,12 +64,14 @@ def test_batches_have_the_training_shape_and_range(data_config):
     assert data.source.num_examples == 512 and data.steps_per_epoch == 4
     assert (data.cached is None) == (data_config.cache_max_gb == 0)
     batch = next(pipeline.train_batches(data, data_config))
+    assert set(batch) == {"image"}  # labels only for class-conditional training
+    batch = batch["image"]
     assert batch.shape == (128, 32, 32, 3) and batch.dtype == np.float32
     assert batch.min() >= 0.0 and batch.max() <= 1.0 and batch.std() > 0.05
 
 
 def _take(iterator, n):
-    return np.stack(list(itertools.islice(iterator, n)))
+    return np.stack([batch["image"] for batch in itertools.islice(iterator, n)])
 
 
 def test_order_is_deterministic_and_resumes_mid_epoch_and_across_epochs(data_config):
@@ -90,16 +92,16 @@ def test_cached_and_streamed_paths_see_the_same_images(tiny_config):
     for cache_max_gb in (8.0, 0.0):
         tiny_config.cache_max_gb = cache_max_gb
         data = pipeline.prepare(tiny_config)
-        epochs.append(next(pipeline.train_batches(data, tiny_config)))
+        epochs.append(next(pipeline.train_batches(data, tiny_config))["image"])
     key = lambda batch: batch.reshape(len(batch), -1).sum(axis=1)  # noqa: E731
     np.testing.assert_array_equal(np.sort(key(epochs[0])), np.sort(key(epochs[1])))
 
 
 def test_seed_changes_the_order(tiny_config):
     data = pipeline.prepare(tiny_config)
-    first = next(pipeline.train_batches(data, tiny_config))
+    first = next(pipeline.train_batches(data, tiny_config))["image"]
     tiny_config.seed = 1
-    assert not np.array_equal(first, next(pipeline.train_batches(data, tiny_config)))
+    assert not np.array_equal(first, next(pipeline.train_batches(data, tiny_config))["image"])
 
 
 def test_dataset_smaller_than_a_batch_is_a_clear_error(tiny_config):

@@ -56,10 +56,11 @@ def test_folder_batches_are_deterministic_and_resumable(image_folder, tiny_confi
     tiny_config.cache_max_gb = cache_max_gb
     data = pipeline.prepare(tiny_config)
     assert data.steps_per_epoch == 3
-    full = np.stack(list(itertools.islice(pipeline.train_batches(data, tiny_config), 7)))
+    batches = itertools.islice(pipeline.train_batches(data, tiny_config), 7)
+    full = np.stack([batch["image"] for batch in batches])
     assert full.shape == (7, 4, 32, 32, 1)
     resumed = itertools.islice(pipeline.train_batches(data, tiny_config, start_step=4), 3)
-    np.testing.assert_array_equal(np.stack(list(resumed)), full[4:])
+    np.testing.assert_array_equal(np.stack([batch["image"] for batch in resumed]), full[4:])
 
 
 def test_empty_or_missing_folder_is_a_clear_error(tmp_path, tiny_config):
@@ -104,7 +105,7 @@ def test_tfds_datasets_flow_through_the_same_pipeline(tiny_config):
     tiny_config.dataset = "mnist"
     with tfds.testing.mock_data(num_examples=40):
         data = pipeline.prepare(tiny_config)
-        batch = next(pipeline.train_batches(data, tiny_config))
+        batch = next(pipeline.train_batches(data, tiny_config))["image"]
     assert data.source.num_examples == 40
     assert batch.shape == (8, 32, 32, 3)
     np.testing.assert_array_equal(batch[..., 0], batch[..., 2])  # gray repeated over channels

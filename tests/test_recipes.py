@@ -22,10 +22,15 @@ def tiny_recipe(name: str):
     return config
 
 
-def real_batch(config, seed: int = 1) -> jax.Array:
-    """Random images in [0, 1]: one step's worth, a batch for each of the n_critic D updates."""
+def real_batch(config, seed: int = 1) -> dict:
+    """Random images in [0, 1] (and classes, for a conditional recipe): one step's worth, a
+    batch for each of the n_critic D updates."""
     shape = (config.batch_size * config.n_critic, config.image_size, config.image_size, 3)
-    return jax.random.uniform(jax.random.PRNGKey(seed), shape)
+    image_key, label_key = jax.random.split(jax.random.PRNGKey(seed))
+    batch = {"image": jax.random.uniform(image_key, shape)}
+    if config.num_classes:
+        batch["label"] = jax.random.randint(label_key, shape[:1], 0, config.num_classes)
+    return batch
 
 
 @pytest.mark.parametrize("name", CONFIG_FILES)
@@ -36,7 +41,11 @@ def test_every_config_trains_two_steps(name):
     step_fn = jax.jit(train.train_step)
     for step in range(2):
         state, metrics = step_fn(state, real_batch(config, step))
-    images = train.generate(state, train.latent_noise(0, 2, config.latent_dim))
+    z, labels = (
+        train.latent_noise(0, 2, config.latent_dim),
+        train.cycled_labels(2, config.num_classes),
+    )
+    images = train.generate(state, z, labels)
     assert int(state.step) == 2
     assert all(np.isfinite(float(value)) for value in metrics.values()), metrics
     changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), before, state.g_params)

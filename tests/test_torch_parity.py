@@ -243,7 +243,7 @@ def test_train_step_matches_torch(num_steps):
         z = jax.random.normal(
             jax.random.fold_in(state.rng, state.step), (config.batch_size, config.latent_dim)
         )
-        state, metrics = train_step(state, jnp.asarray(real))
+        state, metrics = train_step(state, {"image": jnp.asarray(real)})
         expected = torch_step(nchw(real * 2.0 - 1.0), torch.from_numpy(np.array(z)))
         for name, value in expected.items():
             assert_scalar_close(metrics[name], value, f"step {step + 1} {name}")

@@ -97,7 +97,7 @@ def test_generator_gradient_through_vjp_equals_direct_gradient(tiny_config):
     """The step reuses G's forward pass; its G update must equal plain autodiff of the G loss."""
     state = train.create_sharded_state(tiny_config, parallel.create_mesh())
     real = jax.random.uniform(jax.random.PRNGKey(1), (8, 32, 32, 3))
-    new_state, _ = jax.jit(train.train_step)(state, real)
+    new_state, _ = jax.jit(train.train_step)(state, {"image": real})
 
     @jax.jit
     def direct_g_update(state, d_params):

@@ -30,7 +30,8 @@ def describe(config, num_stats_images: int) -> tuple[list[str], np.ndarray]:
     batches = pipeline.train_batches(data, config)
     wanted = max(num_stats_images, GRID_IMAGES)
     count = -(-wanted // pipeline.local_batch_size(config))
-    first = np.concatenate(list(itertools.islice(batches, min(count, data.steps_per_epoch))))
+    taken = itertools.islice(batches, min(count, data.steps_per_epoch))
+    first = np.concatenate([batch["image"] for batch in taken])
     smallest, largest = source_resolutions(data)
     mean, std = first.mean(axis=(0, 1, 2)), first.std(axis=(0, 1, 2))
     channels = "RGB" if config.num_channels == 3 else "L"

@@ -4,7 +4,8 @@ One pipeline for every source (`gan.data.sources`). Images are cropped and resiz
 `image_size`; when all of them fit in `config.cache_max_gb` they are decoded once and kept in
 memory, so every epoch is an exact permutation at no decoding cost. Larger datasets stream
 through tf.data with a shuffle buffer over the still-encoded records. Normalisation to [0, 1]
-floats comes last, per batch.
+floats comes last, per batch. A batch is a dict: "image" (float32 NHWC) and, when the source
+has classes (class-conditional training), "label" (int32).
 
 The order of batches is a pure function of (seed, epoch, process): a run resumed at step k
 reads exactly the batches an uninterrupted run reads from step k on, whichever path is taken.
@@ -73,14 +74,17 @@ def normalize(images):
     return tf.cast(images, tf.float32) / 255.0
 
 
-def _preprocessed(source: sources.Source, config) -> tf.data.Dataset:
+def _decoded(records: tf.data.Dataset, source: sources.Source, config) -> tf.data.Dataset:
+    """Records (or (record, label) pairs) as {"image": uint8 at image_size[, "label"]}."""
+
     # Plain TensorFlow ops, no Python control flow: AutoGraph has nothing to convert (and would
     # only warn that it cannot read a lambda's source).
     @tf.autograph.experimental.do_not_convert
-    def preprocess(record):
-        return crop_and_resize(source.decode(record), config.image_size, config.crop_size)
+    def preprocess(record, label=None):
+        image = crop_and_resize(source.decode(record), config.image_size, config.crop_size)
+        return {"image": image} if label is None else {"image": image, "label": label}
 
-    return source.records.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+    return records.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def load_all(source: sources.Source, config) -> np.ndarray:
@@ -88,9 +92,10 @@ def load_all(source: sources.Source, config) -> np.ndarray:
     size, channels = config.image_size, config.num_channels
     images = np.empty((source.num_examples, size, size, channels), np.uint8)
     filled = 0
-    for chunk in _preprocessed(source, config).batch(1024).prefetch(2).as_numpy_iterator():
-        images[filled : filled + len(chunk)] = chunk
-        filled += len(chunk)
+    decoded = _decoded(source.records, source, config).batch(1024).prefetch(2)
+    for chunk in decoded.as_numpy_iterator():
+        images[filled : filled + len(chunk["image"])] = chunk["image"]
+        filled += len(chunk["image"])
     return images
 
 
@@ -135,27 +140,33 @@ def _epoch_seed(config, epoch: int) -> int:
     return int(sequence.generate_state(1)[0])
 
 
-def _cached_epoch(data: TrainingData, config, epoch: int, skip: int) -> Iterator[np.ndarray]:
-    batch = local_batch_size(config)
+def _cached_epoch(data: TrainingData, config, epoch: int, skip: int) -> Iterator[dict]:
+    batch, labels = local_batch_size(config), data.source.labels
     order = np.random.default_rng(_epoch_seed(config, epoch)).permutation(len(data.cached))
     for index in range(skip, data.steps_per_epoch):
-        yield normalize(data.cached[order[index * batch : (index + 1) * batch]])
+        chosen = order[index * batch : (index + 1) * batch]
+        images = {"image": normalize(data.cached[chosen])}
+        yield images if labels is None else images | {"label": labels[chosen]}
 
 
-def _streamed_epoch(data: TrainingData, config, epoch: int, skip: int) -> Iterator[np.ndarray]:
+def _streamed_epoch(data: TrainingData, config, epoch: int, skip: int) -> Iterator[dict]:
     source, batch = data.source, local_batch_size(config)
-    records = source.records.shuffle(
+    records = source.records
+    if source.labels is not None:  # paired before shuffling, so each keeps its label
+        records = tf.data.Dataset.zip(records, tf.data.Dataset.from_tensor_slices(source.labels))
+    records = records.shuffle(
         min(config.shuffle_buffer_size, source.num_examples), seed=_epoch_seed(config, epoch)
     )
     # Skip while still encoded: resuming deep into an epoch costs reads, not decodes.
     records = records.take(data.steps_per_epoch * batch).skip(skip * batch)
-    dataset = dataclasses.replace(source, records=records)
-    batches = _preprocessed(dataset, config).batch(batch, drop_remainder=True)
-    return batches.map(normalize).prefetch(2).as_numpy_iterator()
+    batches = _decoded(records, source, config).batch(batch, drop_remainder=True)
+    normalized = batches.map(lambda batch: batch | {"image": normalize(batch["image"])})
+    return normalized.prefetch(2).as_numpy_iterator()
 
 
-def train_batches(data: TrainingData, config, start_step: int = 0) -> Iterator[np.ndarray]:
-    """Endless local batches (float32 NHWC in [0, 1]) in training order, from `start_step` on."""
+def train_batches(data: TrainingData, config, start_step: int = 0) -> Iterator[dict]:
+    """Endless local batches in training order, from `start_step` on: dicts of "image" (float32
+    NHWC in [0, 1]) and, for a source with classes, "label" (int32)."""
     epoch_batches = _cached_epoch if data.cached is not None else _streamed_epoch
     first_epoch, skip = divmod(start_step, data.steps_per_epoch)
     for epoch in itertools.count(first_epoch):

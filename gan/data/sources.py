@@ -7,8 +7,10 @@
   - `npz:/path/to/file.npz`, an (N, H, W, C) uint8 array, as `gan.sample` writes.
 
 Each source gives this process's records in one fixed order (what makes the data order
-reproducible) and a function decoding a record to a uint8 (H, W, num_channels) image. What
-happens next (crop, resize, cache, shuffle, batch) is the same for all: `gan.data.pipeline`.
+reproducible), a function decoding a record to a uint8 (H, W, num_channels) image and, for
+class-conditional training (`config.num_classes` > 0), every record's class from the tfds
+feature `config.label_key`. What happens next (crop, resize, cache, shuffle, batch) is the same
+for all: `gan.data.pipeline`.
 """
 
 import dataclasses
@@ -40,6 +42,7 @@ class Source:
       num_examples: number of elements in `records`.
       decode: record -> uint8 (H, W, num_channels) image tensor.
       skipped: files left out because they could not be decoded (folders only).
+      labels: int32 class of every record, in the same order; None unless conditional.
     """
 
     name: str
@@ -47,14 +50,24 @@ class Source:
     num_examples: int
     decode: Callable[[tf.Tensor], tf.Tensor]
     skipped: tuple[str, ...] = ()
+    labels: np.ndarray | None = None
 
 
 def load_source(config) -> Source:
     """Opens the source `config.dataset` names (preparing a tfds dataset if needed).
 
     Raises:
-      UserError: unknown name, missing or empty data, or data that cannot be downloaded.
+      UserError: unknown name, missing or empty data, data that cannot be downloaded, or
+        labels asked of a source that has none.
     """
+    is_file_source = config.dataset.startswith((FOLDER_PREFIX, NPZ_PREFIX))
+    if config.get("num_classes", 0) and is_file_source:
+        raise UserError(
+            f"num_classes={config.num_classes} asks for class-conditional training, but "
+            f"{config.dataset!r} has no labels (image folders and .npz files hold images only). "
+            "Use a tfds dataset with a class feature (--config.label_key), or set "
+            "--config.num_classes=0."
+        )
     if config.dataset.startswith(FOLDER_PREFIX):
         return _folder_source(config.dataset, config.num_channels)
     if config.dataset.startswith(NPZ_PREFIX):
@@ -108,7 +121,34 @@ def _tfds_source(config) -> Source:
         records=examples.map(lambda example: example[config.image_key]),
         num_examples=int(examples.cardinality()),  # tfds datasets know their size
         decode=lambda record: decode_image(record, config.num_channels),
+        labels=_read_labels(builder, examples, config) if config.get("num_classes", 0) else None,
     )
+
+
+def _read_labels(builder: tfds.core.DatasetBuilder, examples: tf.data.Dataset, config):
+    """Every example's class from the `config.label_key` feature, which must be a ClassLabel
+    with `config.num_classes` classes (the model's embedding tables have that many rows)."""
+    class_features = {
+        name: feature
+        for name, feature in builder.info.features.items()
+        if isinstance(feature, tfds.features.ClassLabel)
+    }
+    feature = class_features.get(config.label_key)
+    if feature is None:
+        raise UserError(
+            f"Class-conditional training reads classes from the feature {config.label_key!r}, "
+            f"which {config.dataset!r} does not have as a class label; its class features are "
+            f"{', '.join(class_features) or 'none'}. Set --config.label_key to one of them, or "
+            "--config.num_classes=0 for unconditional training."
+        )
+    if feature.num_classes != config.num_classes:
+        raise UserError(
+            f"The feature {config.label_key!r} of {config.dataset!r} has {feature.num_classes} "
+            f"classes, but num_classes={config.num_classes}. Set "
+            f"--config.num_classes={feature.num_classes}."
+        )
+    labels = examples.map(lambda example: example[config.label_key]).batch(8192)
+    return np.concatenate(list(labels.as_numpy_iterator())).astype(np.int32)
 
 
 def _tfds_builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
