@@ -51,13 +51,20 @@ class DataPosition:
     num_examples: int
 
 
-def create_manager(workdir: pathlib.Path, config) -> ocp.CheckpointManager:
-    """A manager under WORKDIR/checkpoints that keeps the last `config.keep_checkpoints`."""
+# Where evaluation during training keeps the best-scoring state (one checkpoint).
+BEST_DIRECTORY = "best_checkpoint"
+
+
+def create_manager(
+    workdir: pathlib.Path, config, directory: str = "checkpoints", keep: int | None = None
+) -> ocp.CheckpointManager:
+    """A manager under WORKDIR/`directory` that keeps the last `keep` checkpoints (default
+    `config.keep_checkpoints`)."""
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=config.keep_checkpoints, create=True, cleanup_tmp_directories=True
+        max_to_keep=keep or config.keep_checkpoints, create=True, cleanup_tmp_directories=True
     )
     return ocp.CheckpointManager(
-        (workdir / "checkpoints").absolute(), options=options, item_names=("state", "meta")
+        (workdir / directory).absolute(), options=options, item_names=("state", "meta")
     )
 
 

@@ -19,6 +19,7 @@ from gan.cli import entry_point
 
 flags.DEFINE_string("workdir", None, "Workdir of a training run (holds config.json).")
 flags.DEFINE_integer("step", None, "Checkpoint step to score; the latest by default.")
+flags.DEFINE_bool("best", False, "Score the best checkpoint kept by evaluation during training.")
 flags.DEFINE_list("metrics", ["fid", "kid", "pr"], f"Any of {', '.join(evaluation.METRICS)}.")
 flags.DEFINE_integer("num_samples", 10_000, "Generated images, and real reference images.")
 flags.DEFINE_enum("extractor", None, evaluation.EXTRACTORS, "Feature network; see above.")
@@ -35,7 +36,7 @@ def main(argv):
     config = restore.load_run_config(workdir)
     extractor_name = FLAGS.extractor or evaluation.default_extractor(config.dataset)
     evaluation.check_request(tuple(FLAGS.metrics), extractor_name, FLAGS.num_samples)
-    state = restore.restore_for_sampling(workdir, FLAGS.step)
+    state = restore.restore_for_sampling(workdir, FLAGS.step, FLAGS.best)
     extractor = evaluation.create_extractor(extractor_name, config, FLAGS.inception_weights)
     result = evaluation.evaluate(
         state, config, tuple(FLAGS.metrics), FLAGS.num_samples, extractor, FLAGS.split, FLAGS.seed

@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 import tensorflow_datasets as tfds
 from absl import logging
 
@@ -291,11 +290,10 @@ class PeriodicEvaluation:
         check_request(self.names, extractor_name, config.num_eval_samples)
         self.extractor = create_extractor(extractor_name, config)
         self.score_key, self.lower_is_better = PRIMARY_SCORES[self.names[0]]
-        options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True)
-        self.best_manager = ocp.CheckpointManager(
-            (workdir / "best_checkpoint").absolute(), options=options, item_names=("state", "meta")
+        self.best_manager = checkpointing.create_manager(
+            workdir, config, checkpointing.BEST_DIRECTORY, keep=1
         )
-        best_file = workdir / "best_checkpoint" / "best.json"
+        best_file = workdir / checkpointing.BEST_DIRECTORY / "best.json"
         self.best = json.loads(best_file.read_text()) if best_file.exists() else None
 
     def __call__(self, state: train.TrainState, step: int, writer) -> dict:
@@ -313,5 +311,6 @@ class PeriodicEvaluation:
             checkpointing.save(self.best_manager, step, state, self.config, position)
             self.best_manager.wait_until_finished()
             self.best = {"step": step, "metric": self.score_key, "score": score}
-            (self.workdir / "best_checkpoint" / "best.json").write_text(json.dumps(self.best))
+            best_file = self.workdir / checkpointing.BEST_DIRECTORY / "best.json"
+            best_file.write_text(json.dumps(self.best))
         return result

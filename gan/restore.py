@@ -23,10 +23,23 @@ def load_run_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(json.loads(path.read_text()))
 
 
-def restore_for_sampling(workdir: pathlib.Path, step: int | None) -> train.TrainState:
-    """The train state of `workdir` at `step` (default: latest checkpoint)."""
+def restore_for_sampling(
+    workdir: pathlib.Path, step: int | None, best: bool = False
+) -> train.TrainState:
+    """The train state of `workdir` at `step` (default: latest checkpoint), or with `best` the
+    best-scoring one that evaluation during training kept."""
     config = load_run_config(workdir)
-    manager = checkpointing.create_manager(workdir, config)
+    if best:
+        if step is not None:
+            raise UserError("Pass either --step or --best: the best checkpoint has its own step.")
+        manager = checkpointing.create_manager(workdir, config, checkpointing.BEST_DIRECTORY)
+        if not manager.all_steps():
+            raise UserError(
+                f"The run in {str(workdir)!r} has no best checkpoint: it is kept by evaluation "
+                "during training (--config.eval_every_steps > 0)."
+            )
+    else:
+        manager = checkpointing.create_manager(workdir, config)
     available = manager.all_steps()
     if not available:
         raise UserError(f"The run in {str(workdir)!r} has no checkpoint yet; train it first.")

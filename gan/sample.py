@@ -34,6 +34,7 @@ def define_flags() -> None:
     flags.DEFINE_integer("num_samples", 64, "Number of images to generate.")
     flags.DEFINE_string("out", None, "Output file: .png (a grid) or .npz (uint8 array 'images').")
     flags.DEFINE_integer("step", None, "Checkpoint step to load; the latest by default.")
+    flags.DEFINE_bool("best", False, "Load the best checkpoint kept by evaluation in training.")
     flags.DEFINE_integer("seed", 0, "Seed of the noise vectors.")
     flags.DEFINE_bool("interpolate", False, "Rows of spherical interpolations between noise pairs.")
     flags.DEFINE_integer("label", None, "Class of every image (class-conditional runs only).")
@@ -117,7 +118,7 @@ def main(argv):
     workdir, out = pathlib.Path(FLAGS.workdir), pathlib.Path(FLAGS.out)
     if out.suffix not in (".png", ".npz"):
         raise UserError(f"Unsupported --out {str(out)!r}: use a .png (grid) or .npz (array) file.")
-    state = restore_for_sampling(workdir, FLAGS.step)
+    state = restore_for_sampling(workdir, FLAGS.step, FLAGS.best)
     z = sample_noise(FLAGS.seed, FLAGS.num_samples, state.generator.latent_dim, FLAGS.interpolate)
     labels = sample_labels(
         train.generator_classes(state), FLAGS.num_samples, FLAGS.label, FLAGS.interpolate

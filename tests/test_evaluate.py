@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from gan import evaluation, inception_weights, shapes_evaluator
+from gan import evaluation, inception_weights, restore, shapes_evaluator, train
 from gan.data import procedural_shapes
 from gan.errors import UserError
 from tests.conftest import REPO_ROOT
@@ -114,3 +114,28 @@ def test_wrong_inception_weights_file_is_refused(tmp_path):
     wrong.write_bytes(b"not the weights")
     with pytest.raises(UserError, match="is not pytorch-fid's Inception weights"):
         inception_weights.locate(str(wrong))
+
+
+def test_evaluation_during_training_logs_scores_and_keeps_the_best_state(
+    tiny_config, evaluator, tmp_path
+):
+    tiny_config.eval_every_steps = 2
+    tiny_config.num_eval_samples = 32
+    tiny_config.eval_metrics = "fid,coverage"
+    train.train_and_evaluate(tiny_config, str(tmp_path))
+    lines = [json.loads(line) for line in (tmp_path / "eval.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [2, 4, 6]
+    assert all(np.isfinite(line["fid"]) and "coverage" in line for line in lines)
+    assert {line["protocol"]["num_generated"] for line in lines} == {32}
+    best = json.loads((tmp_path / "best_checkpoint" / "best.json").read_text())
+    lowest = min(lines, key=lambda line: line["fid"])
+    assert best == {"step": lowest["step"], "metric": "fid", "score": lowest["fid"]}
+    # gan.sample / gan.evaluate --best restore exactly that state.
+    restored = restore.restore_for_sampling(tmp_path, None, best=True)
+    assert int(restored.step) == lowest["step"]
+    rescored = evaluation.evaluate(
+        restored, tiny_config, ("fid",), 32, evaluation.create_extractor("shapes", tiny_config)
+    )
+    assert rescored["fid"] == pytest.approx(lowest["fid"], rel=1e-6)
+    with pytest.raises(UserError, match="either --step or --best"):
+        restore.restore_for_sampling(tmp_path, 2, best=True)
