@@ -73,6 +73,15 @@ class ConditionalBatchNorm(nn.Module):
         return x * scale(labels)[:, None, None, :] + offset(labels)[:, None, None, :]
 
 
+def sow_features(module: nn.Module, x: jax.Array) -> None:
+    """Keeps a stage's output as `features_{h}x{w}x{c}` in `intermediates`, for inspection.
+
+    A no-op unless the caller applies the module with `mutable=['intermediates']`, so training
+    computes and stores nothing extra.
+    """
+    module.sow("intermediates", f"features_{x.shape[1]}x{x.shape[2]}x{x.shape[3]}", x)
+
+
 def num_resolution_stages(image_size: int) -> int:
     """Number of stride-2 stages between the 4x4 bottleneck and `image_size` (4 for 64x64)."""
     return int(math.log2(image_size)) - 2
@@ -81,7 +90,8 @@ def num_resolution_stages(image_size: int) -> int:
 class Generator(nn.Module):
     """z (N, latent_dim) -> 4x4x(ngf * 2^(stages-1)) -> stride-2 upsampling -> tanh image.
 
-    For 64x64: 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32x64 -> 64x64x3 with ngf=64.
+    For 64x64: 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32x64 -> 64x64x3 with ngf=64. Each hidden
+    stage's output (after BatchNorm and ReLU) is sown as `intermediates`, like D's feature maps.
     """
 
     image_size: int = 64
@@ -105,8 +115,10 @@ class Generator(nn.Module):
         # The first layer, a 4x4 transposed conv of the 1x1 noise "image", is exactly a dense map.
         x = nn.Dense(4 * 4 * width, use_bias=False, kernel_init=WEIGHT_INIT)(z)
         x = nn.relu(norm()(x.reshape(-1, 4, 4, width)))
+        sow_features(self, x)
         for stage in range(1, stages):
             x = nn.relu(norm()(up(self.ngf * 2 ** (stages - 1 - stage))(x)))
+            sow_features(self, x)
         return jnp.tanh(up(self.num_channels)(x))
 
 
@@ -123,9 +135,9 @@ class Discriminator(nn.Module):
     gains the inner product of a learned class embedding with the last feature map summed over
     positions, which scores how well an image matches its label.
 
-    LeakyReLU(0.2) everywhere, BatchNorm (or `norm`) on all but the first conv. The first two
-    feature maps (32x32x64 and 16x16x128 for 64x64 inputs) are sown as `intermediates` so the
-    feature extraction stage can be inspected with `mutable=['intermediates']`.
+    LeakyReLU(0.2) everywhere, BatchNorm (or `norm`) on all but the first conv. Every stage's
+    feature map (32x32x64, 16x16x128, 8x8x256 and 4x4x512 for 64x64 inputs) is sown as
+    `intermediates` so the feature extraction can be inspected with `mutable=['intermediates']`.
 
     Attributes:
       ndf: channels of the first conv, doubling at each stage.
@@ -150,7 +162,7 @@ class Discriminator(nn.Module):
             if stage > 0:
                 x = self._normalize(x, train)
             x = nn.leaky_relu(x, negative_slope=0.2)
-            self.sow("intermediates", f"features_{x.shape[1]}x{x.shape[2]}x{x.shape[3]}", x)
+            sow_features(self, x)
         # The last 4x4 convolution sees the whole 4x4 map: one logit per image.
         logit = nn.Conv(
             1,
