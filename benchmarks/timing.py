@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from gan import parallel, train
+from gan.data import pipeline
 
 
 def median_step_seconds(
@@ -58,7 +59,8 @@ def time_jax(config, *, warmup: int, steps: int, repeats: int) -> tuple[float, f
     mesh = parallel.create_mesh()
     state = train.create_sharded_state(config, mesh)
     size, channels = config.image_size, config.num_channels
-    rng, local_size = np.random.default_rng(config.seed), config.batch_size // jax.process_count()
+    # One step reads a batch for each of the n_critic D updates.
+    rng, local_size = np.random.default_rng(config.seed), pipeline.local_batch_size(config)
     local_batch = {"image": rng.random((local_size, size, size, channels), dtype=np.float32)}
     if config.get("num_classes", 0):
         local_batch["label"] = rng.integers(config.num_classes, size=local_size, dtype=np.int32)

@@ -1,14 +1,14 @@
 """Reproduction: every recipe of configs/ trained with the same budget on the embedded data.
 
+    python -m gan.train_shapes_evaluator --data_dir=~/tensorflow_datasets   # once, for scoring
     python -m experiments.sweep --sweep=experiments/recipes.py --workdir=runs/recipes
 
-Each recipe keeps its own loss, regularisers, optimiser and architecture; the budget, data and
-resolution are the same for all: 32x32 procedural_shapes, batch 64, 2,000 generator steps, two
-seeds. WORKDIR/summary.md is the table and WORKDIR/<trial>/samples/ the sample grids (the last
-one is from the EMA weights where the recipe keeps them). Score every trial, then rerun the sweep
-command to sort the table by FID:
-
-    for d in runs/recipes/*/; do python -m gan.evaluate --workdir=$d --metrics=fid,kid; done
+Each recipe keeps its own loss, regularisers, optimiser, architecture and conditioning; the
+budget, data and resolution are the same for all: 32x32 procedural_shapes, batch 64, 500
+generator steps, two seeds. Each trial is scored at its last step (evaluation during training:
+FID in the procedural_shapes evaluator's feature space and factor coverage, 2,000 generated and
+2,000 real images), so WORKDIR/summary.md comes out sorted by FID. WORKDIR/<trial>/samples/
+holds the sample grids (the last one from the EMA weights where the recipe keeps them).
 """
 
 from experiments import sweep
@@ -19,7 +19,9 @@ RECIPES = (
     "configs/wgan_gp.py",
     "configs/lsgan.py",
     "configs/sngan_resnet.py",
+    "configs/cdcgan.py",
 )
+NUM_TRAIN_STEPS = 500
 
 
 def get_sweep() -> sweep.Sweep:
@@ -29,9 +31,12 @@ def get_sweep() -> sweep.Sweep:
         seeds=(0, 1),
         overrides={
             "image_size": 32,
-            "num_train_steps": 2_000,
-            "sample_every_steps": 500,
-            "checkpoint_every_steps": 500,
+            "num_train_steps": NUM_TRAIN_STEPS,
+            "sample_every_steps": NUM_TRAIN_STEPS // 2,
+            "checkpoint_every_steps": NUM_TRAIN_STEPS // 2,
+            "eval_every_steps": NUM_TRAIN_STEPS,
+            "num_eval_samples": 2_000,
+            "eval_metrics": "fid,coverage",
         },
-        primary_metric="eval/fid",  # from eval.jsonl once every trial is scored
+        primary_metric="eval/fid",
     )

@@ -221,7 +221,7 @@ def test_forward_passes_match_torch():
     )
     torch_fake = generator(torch.from_numpy(z)[:, :, None, None])
     np.testing.assert_allclose(fake, nhwc(torch_fake), rtol=RTOL, atol=ATOL)
-    logits, _ = train._apply_discriminator(state, state.d_params, state.d_batch_stats, fake)
+    logits, _ = train._apply_discriminator(state, state.d_params, state.d_batch_stats, fake, None)
     np.testing.assert_allclose(
         logits, discriminator(torch_fake).detach().numpy()[:, 0], rtol=RTOL, atol=ATOL
     )
