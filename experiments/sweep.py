@@ -78,6 +78,9 @@ class Uniform:
         return float(rng.uniform(self.low, self.high))
 
 
+SEARCHES = ("grid", "random")
+
+
 @dataclasses.dataclass(frozen=True)
 class Sweep:
     """What a sweep file describes.
@@ -104,6 +107,19 @@ class Sweep:
     overrides: dict = dataclasses.field(default_factory=dict)
     primary_metric: str = "g_loss"
     maximize: bool = False
+
+    def __post_init__(self):
+        """Refuses a search a typo would silently turn into another."""
+        if self.search not in SEARCHES:
+            raise UserError(f"Sweep search={self.search!r}: use one of {', '.join(SEARCHES)}.")
+        if self.search == "random" and self.num_trials <= 0:
+            raise UserError("A random search needs num_trials > 0 points to draw.")
+        ranges = [key for key, axis in self.axes.items() if hasattr(axis, "sample")]
+        if self.search == "grid" and ranges:
+            raise UserError(
+                f"The axes {', '.join(ranges)} are ranges, which only a random search samples: "
+                'list values for a grid, or set search="random" and num_trials.'
+            )
 
 
 @dataclasses.dataclass(frozen=True)

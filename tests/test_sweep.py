@@ -58,6 +58,19 @@ def test_random_search_is_seeded_and_stays_in_range():
     assert {p["loss"] for p in points} == {"hinge", "lsgan"}
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"search": "randon"}, "use one of grid, random"),
+        ({"search": "random"}, "needs num_trials > 0"),
+        ({"axes": {"learning_rate": sweep.LogUniform(1e-5, 1e-3)}}, "only a random search"),
+    ],
+)
+def test_a_search_that_cannot_mean_what_it_says_is_refused(fields, message):
+    with pytest.raises(UserError, match=message):
+        sweep.Sweep(**({"config": "c.py", "axes": {"ngf": [4, 8]}} | fields))
+
+
 def test_print_commands_gives_one_command_per_trial(sweep_file, capsys):
     trials = sweep.create_trials(sweep.load_sweep(sweep_file))
     commands = [sweep.trial_command(sweep_file, "runs/s", t) for t in trials]
