@@ -5,6 +5,7 @@ import pathlib
 import tempfile
 
 import jax
+from absl import logging
 
 from gan import augment, losses, models, parallel
 from gan.errors import UserError
@@ -89,6 +90,13 @@ def validate_recipe(config) -> None:
             _fail(key, config[key], "a penalty weight must be >= 0 (0 disables it)")
     if config.loss == "wgan_gp" and not config.gp_weight > 0:
         _fail("gp_weight", config.gp_weight, "the wgan_gp loss needs a penalty weight > 0 (10)")
+    penalised = config.gp_weight > 0 or config.r1_gamma > 0
+    if penalised and config.model == "dcgan" and config.d_norm == "batch":
+        logging.warning(
+            "A gradient penalty (gp_weight, r1_gamma) with BatchNorm in D: the penalty assumes "
+            "each image's logit depends on that image alone, which BatchNorm breaks; use "
+            "--config.d_norm=layer (as WGAN-GP does) or none."
+        )
     if not 0 <= config.label_smoothing < 1:
         _fail("label_smoothing", config.label_smoothing, "it must lie in [0, 1)")
     if not 0 <= config.ema_decay < 1:

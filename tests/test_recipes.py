@@ -51,3 +51,11 @@ def test_every_config_trains_two_steps(name):
     changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), before, state.g_params)
     assert all(jax.tree.leaves(changed))
     assert images.shape == (2, 32, 32, 3) and np.all(np.abs(np.asarray(images)) <= 1.0)
+
+
+@pytest.mark.parametrize(("d_norm", "warned"), [("batch", True), ("layer", False)])
+def test_gradient_penalty_with_batchnorm_in_d_is_warned(d_norm, warned, caplog):
+    config = tiny_recipe("dcgan")
+    config.gp_weight, config.d_norm = 10.0, d_norm
+    validation.validate_config(config)
+    assert ("BatchNorm breaks" in caplog.text) == warned
