@@ -28,7 +28,6 @@ from absl import logging
 
 from gan import (
     checkpointing,
-    images,
     inception,
     inception_weights,
     metrics,
@@ -124,9 +123,7 @@ def generated_batches(state: train.TrainState, num: int, seed: int) -> Iterator[
     conditional generator draws every class equally often."""
     z = train.latent_noise(seed, num, state.generator.latent_dim)
     labels = train.cycled_labels(num, train.generator_classes(state))
-    for i in range(0, num, BATCH):
-        chunk = None if labels is None else labels[i : i + BATCH]
-        yield images.to_uint8(jax.device_get(train.generate(state, z[i : i + BATCH], chunk)))
+    return train.generate_batches(state, z, labels, BATCH)
 
 
 def real_images(config, split: str, num: int) -> np.ndarray:

@@ -95,13 +95,8 @@ def sample_labels(
 
 
 def generate_uint8(state: train.TrainState, z: jax.Array, labels=None) -> np.ndarray:
-    """Generator output for every z (of class `labels[i]` if conditional), in batches, uint8."""
-    chunks = []
-    for i in range(0, len(z), GENERATION_BATCH):
-        chunk = None if labels is None else labels[i : i + GENERATION_BATCH]
-        generated = train.generate(state, z[i : i + GENERATION_BATCH], chunk)
-        chunks.append(images.to_uint8(jax.device_get(generated)))
-    return np.concatenate(chunks)
+    """Generator output for every z (of class `labels[i]` if conditional), as one uint8 array."""
+    return np.concatenate(list(train.generate_batches(state, z, labels, GENERATION_BATCH)))
 
 
 def write_samples(pictures: np.ndarray, out: pathlib.Path, columns: int | None) -> None:

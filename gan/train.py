@@ -8,11 +8,13 @@ import dataclasses
 import functools
 import pathlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import flax
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from absl import logging
 from clu import metric_writers
@@ -184,6 +186,16 @@ def generate(state: TrainState, z: jax.Array, labels: jax.Array | None = None) -
     params = state.g_params if state.g_ema_params is None else state.g_ema_params
     variables = {"params": params, "batch_stats": state.g_batch_stats}
     return state.generator.apply(variables, z, train=False, **class_labels(labels))
+
+
+def generate_batches(
+    state: TrainState, z: jax.Array, labels: jax.Array | None, batch_size: int
+) -> Iterator[np.ndarray]:
+    """`generate` over `z` (image i of class `labels[i]` if conditional), `batch_size` images at
+    a time to bound device memory for large N, each batch as uint8 NHWC on the host."""
+    for i in range(0, len(z), batch_size):
+        chunk = None if labels is None else labels[i : i + batch_size]
+        yield images.to_uint8(jax.device_get(generate(state, z[i : i + batch_size], chunk)))
 
 
 def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
