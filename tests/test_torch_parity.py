@@ -2,8 +2,8 @@
 
 The same weights, real batches and noise go through both; losses, gradient norms and updated
 parameters must agree to float32 precision, so any difference in training dynamics between the
-two code bases would be a bug rather than DCGAN's own behaviour. torch is a benchmark extra
-(requirements-bench.txt), so the module is skipped where it is not installed.
+two code bases would be a bug rather than DCGAN's own behaviour. torch is a test extra
+(requirements-test.txt, installed by `make test`); the module is skipped where it is missing.
 """
 
 import functools
