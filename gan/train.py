@@ -352,22 +352,22 @@ def _discriminator_penalties(state: TrainState, d_fn, real, fake, rng) -> dict:
 def _extra_critic_updates(state: TrainState, loss: losses.GanLoss, d, g_batch_stats, reals, keys):
     """The first `n_critic` - 1 D updates, each on its own real batch and fresh noise.
 
-    `reals` is (images, labels or None), stacked over the updates.
+    `reals` is (images, labels or None), stacked over the updates. The updates are unrolled
+    rather than scanned: inside a loop XLA's CPU backend runs `lax.conv` many times slower
+    (SNGAN's ResNet step, batch 16, n_critic 5: 145 s scanned, 4 s unrolled), and n_critic
+    is small.
 
     Returns:
       D's (params, batch_stats, opt_state) and G's BatchNorm statistics after them.
     """
-
-    def critic_update(carry, inputs):
-        d, g_batch_stats = carry
-        (real, labels), key = inputs
+    images, labels_per_update = reals
+    for index, key in enumerate(keys):
+        real = images[index]
+        labels = None if labels_per_update is None else labels_per_update[index]
         z_key, d_key = jax.random.split(key)
         z = jax.random.normal(z_key, (real.shape[0], state.generator.latent_dim))
         fake, g_batch_stats = _generate_train(state, state.g_params, g_batch_stats, z, labels)
         d, _ = _discriminator_update(state, loss, d, (real, fake, labels), d_key)
-        return (d, g_batch_stats), None
-
-    (d, g_batch_stats), _ = jax.lax.scan(critic_update, (d, g_batch_stats), (reals, keys))
     return d, g_batch_stats
 
 

@@ -1,9 +1,10 @@
 """The Flax FID Inception against pytorch-fid's network, and the torch-free weight reader.
 
 pytorch-fid, torchvision and torch are test extras (`requirements-test.txt`, installed by
-`make test`); without them these tests are skipped. The network is built by pytorch-fid itself with random weights (its
-download is replaced by the random initialisation), saved with `torch.save`, read back by
-`gan.inception_weights` and converted, so the reader, the conversion and every layer are tested.
+`make test`); without them these tests are skipped. The network is built by pytorch-fid itself
+with random weights (its download is replaced by the random initialisation), saved with
+`torch.save`, read back by `gan.inception_weights` and converted, so the reader, the conversion
+and every layer are tested.
 """
 
 import jax
