@@ -1,0 +1,51 @@
+"""Tests for experiments/one_epoch.py: data variants render what they change, and a toy run."""
+
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from experiments import one_epoch
+from gan.data import procedural_shapes
+from tests.conftest import REPO_ROOT
+
+
+def test_variants_change_only_the_rendering_they_name():
+    shipped = one_epoch.render("shipped", 8)
+    expected = np.stack([procedural_shapes.make_example("train", i)[0] for i in range(8)])
+    np.testing.assert_array_equal(shipped, expected)
+    # Without grain, blur or textures, a background pixel equals its neighbour exactly.
+    clean = one_epoch.render("largest_clean_flat", 8)
+    assert np.all(clean[:, 0, 0] == clean[:, 0, 1])
+    assert not np.all(shipped[:, 0, 0] == shipped[:, 0, 1])
+    # The parent process keeps the shipped constants.
+    assert procedural_shapes.SIZE_PX["small"] == 9.0
+
+
+def test_toy_run_writes_samples_and_picture(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.one_epoch",
+            f"--out={tmp_path}",
+            "--variants=shipped,batch_32",
+            "--num_images=256",
+            "--num_steps=2",
+            "--num_samples=4",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "shipped, seed 0: D accuracy on real" in result.stdout
+    arrays = np.load(tmp_path / "samples.npz")
+    assert sorted(arrays.files) == ["batch_32_seed0", "real_shipped", "shipped_seed0"]
+    assert arrays["shipped_seed0"].shape == (4, 64, 64, 3)
+    assert arrays["shipped_seed0"].dtype == np.uint8
+    assert arrays["shipped_seed0"].std() > 0  # the generator's output, not a blank array
+    with Image.open(tmp_path / "one_epoch.png") as picture:
+        assert picture.height > 2 * 64
