@@ -31,6 +31,7 @@ from gan import (
     inception,
     inception_weights,
     metrics,
+    parallel,
     shapes_evaluator,
     train,
 )
@@ -107,14 +108,18 @@ def _rename(outputs: dict) -> dict:
     return {"features": outputs["pool3"], "logits": outputs["logits"]}
 
 
-def extract(extractor: Extractor, batches: Iterator[np.ndarray]) -> dict[str, np.ndarray]:
-    """Runs the extractor over uint8 NHWC batches (grayscale repeated to RGB)."""
+def extract(
+    extractor: Extractor, batches: Iterator[np.ndarray], mesh: jax.sharding.Mesh
+) -> dict[str, np.ndarray]:
+    """Runs the extractor over uint8 NHWC batches (grayscale repeated to RGB), each split over
+    the devices of `mesh`; every process passes the same batches and receives every output."""
     outputs = []
     for batch in batches:
         images = batch.astype(np.float32) / np.float32(255.0)
         if images.shape[-1] == 1:
             images = np.repeat(images, 3, axis=-1)
-        outputs.append(jax.device_get(extractor.apply(images)))
+        sharded, size = parallel.split_over_mesh(images, mesh)
+        outputs.append({k: parallel.to_host(v)[:size] for k, v in extractor.apply(sharded).items()})
     return {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
 
 
@@ -134,7 +139,7 @@ def real_images(config, split: str, num: int) -> np.ndarray:
     """
     reference = config.copy_and_resolve_references()
     reference.split = split if ":" in config.dataset else f"{split}[:{num}]"
-    pictures = pipeline.load_all(sources.load_source(reference), reference)[:num]
+    pictures = pipeline.load_all(sources.load_source(reference, whole=True), reference)[:num]
     if len(pictures) < num:
         raise UserError(
             f"The reference split {split!r} of {config.dataset!r} has {len(pictures)} images, "
@@ -143,8 +148,12 @@ def real_images(config, split: str, num: int) -> np.ndarray:
     return pictures
 
 
-def reference_outputs(config, extractor: Extractor, split: str, num: int) -> dict:
+def reference_outputs(
+    config, extractor: Extractor, split: str, num: int, mesh: jax.sharding.Mesh
+) -> dict:
     """Extractor outputs on real images plus their mean and covariance, cached in the data dir.
+
+    The images are split over the devices of `mesh` (see `extract`).
 
     Returns:
       {'features', other outputs..., 'mu', 'sigma'} as numpy arrays.
@@ -158,10 +167,12 @@ def reference_outputs(config, extractor: Extractor, split: str, num: int) -> dic
             return dict(cached)
     logging.info("Computing reference features of %d real images into %s.", num, path)
     pictures = real_images(config, split, num)
-    outputs = extract(extractor, (pictures[i : i + BATCH] for i in range(0, num, BATCH)))
+    batches = (pictures[i : i + BATCH] for i in range(0, num, BATCH))
+    outputs = extract(extractor, batches, mesh)
     outputs["mu"], outputs["sigma"] = metrics.gaussian_statistics(outputs["features"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **outputs)
+    if jax.process_index() == 0:  # every process computed the same; one writes
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **outputs)
     return outputs
 
 
@@ -241,8 +252,10 @@ def evaluate(
       UserError: an impossible request (see `check_request`), or unreadable reference data.
     """
     check_request(tuple(names), extractor.name, num_samples)
-    real = reference_outputs(config, extractor, split, num_samples)
-    fake = extract(extractor, generated_batches(state, num_samples, seed))
+    mesh = parallel.mesh_of(state)
+    logging.info("Scoring %d images on %d devices.", num_samples, mesh.size)
+    real = reference_outputs(config, extractor, split, num_samples, mesh)
+    fake = extract(extractor, generated_batches(state, num_samples, seed), mesh)
     protocol = {
         "extractor": extractor.name,
         "weights_sha256": extractor.weights_hash,
@@ -300,7 +313,9 @@ class PeriodicEvaluation:
         )
         scalars = {k: v for k, v in result.items() if k not in ("step", "protocol")}
         writer.write_scalars(step, {f"eval/{k}": v for k, v in scalars.items()})
-        logging.info("Evaluation at step %d: %s", step, append_result(self.workdir, result))
+        chief = jax.process_index() == 0  # every process has the same scores; one writes them
+        if chief:
+            logging.info("Evaluation at step %d: %s", step, append_result(self.workdir, result))
         score = result[self.score_key]
         if self.best is None or (score < self.best["score"]) == self.lower_is_better:
             epoch, batch = divmod(step, self.data.steps_per_epoch)
@@ -309,5 +324,6 @@ class PeriodicEvaluation:
             self.best_manager.wait_until_finished()
             self.best = {"step": step, "metric": self.score_key, "score": score}
             best_file = self.workdir / checkpointing.BEST_DIRECTORY / "best.json"
-            best_file.write_text(json.dumps(self.best))
+            if chief:
+                best_file.write_text(json.dumps(self.best))
         return result

@@ -177,6 +177,38 @@ def global_batch(local_batch, mesh: Mesh):
     )
 
 
+def split_over_mesh(host_batch, mesh: Mesh):
+    """Places a batch that every process holds whole (an array, or a pytree of arrays; None
+    leaves stay None) as global arrays split along the batch over all devices.
+
+    Inference feeds batches this way: every process computes the same generator noise or
+    reads the same reference images, and each device works on its slice. The batch is padded
+    (repeating its last row) to a multiple of the device count.
+
+    Returns:
+      The global arrays, and how many leading rows of any output are real (the rest padding).
+    """
+    sharding = batch_sharded(mesh)
+    size = len(jax.tree.leaves(host_batch)[0])
+    padding = -size % mesh.size
+
+    def place(x):
+        x = np.asarray(x)
+        x = np.concatenate([x, np.repeat(x[-1:], padding, axis=0)]) if padding else x
+        return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+    return jax.tree.map(place, host_batch), size
+
+
+def mesh_of(tree) -> Mesh:
+    """The mesh a pytree of arrays (e.g. a train state) lives on; a one-device mesh for arrays
+    placed on a single device."""
+    sharding = jax.tree.leaves(tree)[0].sharding
+    if isinstance(sharding, NamedSharding):
+        return sharding.mesh
+    return Mesh(np.array(list(sharding.device_set)), (DATA_AXIS,))
+
+
 def to_host(array: jax.Array) -> np.ndarray:
     """The whole value of a global array on this host, whichever processes hold its shards."""
     return multihost_utils.process_allgather(array, tiled=True)

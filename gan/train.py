@@ -192,10 +192,21 @@ def generate_batches(
     state: TrainState, z: jax.Array, labels: jax.Array | None, batch_size: int
 ) -> Iterator[np.ndarray]:
     """`generate` over `z` (image i of class `labels[i]` if conditional), `batch_size` images at
-    a time to bound device memory for large N, each batch as uint8 NHWC on the host."""
+    a time to bound device memory for large N, each batch as uint8 NHWC on the host.
+
+    Each batch is split over the devices of the state's mesh, in every process; `z` and
+    `labels` must be the same in every process (e.g. drawn from one seed), and every process
+    receives every image.
+    """
+    mesh = parallel.mesh_of(state)
+    z, labels = np.asarray(z), None if labels is None else np.asarray(labels)
     for i in range(0, len(z), batch_size):
-        chunk = None if labels is None else labels[i : i + batch_size]
-        yield images.to_uint8(jax.device_get(generate(state, z[i : i + batch_size], chunk)))
+        chunk = slice(i, i + batch_size)
+        inputs, size = parallel.split_over_mesh(
+            (z[chunk], None if labels is None else labels[chunk]), mesh
+        )
+        generated = parallel.to_host(generate(state, *inputs))[:size]
+        yield images.to_uint8(generated)
 
 
 def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:

@@ -90,6 +90,24 @@ def test_npz_arrays_are_a_source(tmp_path, tiny_config):
     np.testing.assert_array_equal(first, np.repeat(images[0, ..., :1], 3, axis=-1))
 
 
+def test_each_process_reads_its_share_unless_it_asks_for_the_whole(
+    tmp_path, tiny_config, monkeypatch
+):
+    images = np.arange(5 * 8 * 8 * 3, dtype=np.uint8).reshape(5, 8, 8, 3)
+    np.savez(tmp_path / "five.npz", images=images)
+    tiny_config.dataset = f"npz:{tmp_path / 'five.npz'}"
+    monkeypatch.setattr(sources.jax, "process_count", lambda: 2)
+    monkeypatch.setattr(sources.jax, "process_index", lambda: 1)
+    second_half = np.stack(list(sources.load_source(tiny_config).records.as_numpy_iterator()))
+    np.testing.assert_array_equal(second_half, images[2:4])  # 2 each; the fifth is dropped
+    tiny_config.dataset = "procedural_shapes/tiny"
+    assert sources.load_source(tiny_config).num_examples == 512 // 2
+    # Evaluation's reference images: every process reads all of them.
+    assert sources.load_source(tiny_config, whole=True).num_examples == 512
+    tiny_config.dataset = f"npz:{tmp_path / 'five.npz'}"
+    assert sources.load_source(tiny_config, whole=True).num_examples == 5
+
+
 def test_bad_npz_is_a_clear_error(tmp_path, tiny_config):
     np.savez(tmp_path / "floats.npz", images=np.zeros((4, 8, 8, 3), np.float32))
     tiny_config.dataset = f"npz:{tmp_path / 'floats.npz'}"

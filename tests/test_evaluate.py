@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import pathlib
 import subprocess
 import sys
@@ -82,6 +83,47 @@ def test_evaluate_cli_prints_and_writes_one_json_line(trained_run, evaluator):
     written = (workdir / "eval.jsonl").read_text().strip().splitlines()
     assert json.loads(written[-1]) == line
     (workdir / "eval.jsonl").unlink()  # the shared run stays as it was
+
+
+def test_evaluation_split_over_four_devices_matches_one_device(trained_run, evaluator):
+    """`gan.evaluate` on 4 (fake CPU) devices: generation and both feature passes are split
+    over the mesh, 30 images padded to 32; the numbers must be those of one device."""
+    workdir, config, state = trained_run
+    names, num = ("fid", "coverage"), 30
+    env = os.environ | {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gan.evaluate",
+            f"--workdir={workdir}",
+            f"--metrics={','.join(names)}",
+            f"--num_samples={num}",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    (workdir / "eval.jsonl").unlink()  # the shared run stays as it was
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Scoring {num} images on 4 devices" in result.stderr
+    four_devices = json.loads(result.stdout.strip().splitlines()[-1])
+    # The 4-device process cached the real features; score again on one device, recomputing them.
+    (cached,) = pathlib.Path(config.data_dir, "reference_statistics").glob(f"*_{num}.npz")
+    with np.load(cached) as real_on_four:
+        real_on_four = dict(real_on_four)
+    cached.unlink()
+    one_device = evaluation.evaluate(
+        state, config, names, num, evaluation.create_extractor("shapes", config)
+    )
+    with np.load(cached) as real_on_one:
+        np.testing.assert_allclose(real_on_four["features"], real_on_one["features"], atol=1e-5)
+    cached.unlink()
+    assert four_devices["coverage"] == one_device["coverage"]
+    np.testing.assert_allclose(four_devices["fid"], one_device["fid"], rtol=1e-4)
+    np.testing.assert_allclose(four_devices["factor_kl"], one_device["factor_kl"], rtol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -53,8 +53,12 @@ class Source:
     labels: np.ndarray | None = None
 
 
-def load_source(config) -> Source:
+def load_source(config, whole: bool = False) -> Source:
     """Opens the source `config.dataset` names (preparing a tfds dataset if needed).
+
+    Each process opens its own equal, disjoint share of the examples, as training reads them;
+    with `whole`, every process opens all of them (evaluation's reference images, which every
+    process must hold alike).
 
     Raises:
       UserError: unknown name, missing or empty data, data that cannot be downloaded, or
@@ -68,20 +72,22 @@ def load_source(config) -> Source:
             "Use a tfds dataset with a class feature (--config.label_key), or set "
             "--config.num_classes=0."
         )
+    shares = 1 if whole else jax.process_count()
+    share = 0 if whole else jax.process_index()
     if config.dataset.startswith(FOLDER_PREFIX):
-        return _folder_source(config.dataset, config.num_channels)
+        return _folder_source(config.dataset, config.num_channels, shares, share)
     if config.dataset.startswith(NPZ_PREFIX):
-        return _npz_source(config.dataset, config.num_channels)
-    return _tfds_source(config)
+        return _npz_source(config.dataset, config.num_channels, shares, share)
+    return _tfds_source(config, shares, share)
 
 
-def _process_slice(num_examples: int) -> tuple[int, int]:
-    """[start, stop) of this process's equal, disjoint share (the remainder is dropped).
+def _share_slice(num_examples: int, shares: int, share: int) -> tuple[int, int]:
+    """[start, stop) of share `share` of `shares` equal, disjoint ones (the remainder dropped).
 
     Equal shares keep every process at the same number of steps per epoch.
     """
-    share = num_examples // jax.process_count()
-    return jax.process_index() * share, (jax.process_index() + 1) * share
+    size = num_examples // shares
+    return share * size, (share + 1) * size
 
 
 def decode_image(encoded: tf.Tensor, num_channels: int) -> tf.Tensor:
@@ -95,7 +101,7 @@ def decode_image(encoded: tf.Tensor, num_channels: int) -> tf.Tensor:
     return image if num_channels == 3 else tf.image.rgb_to_grayscale(image)
 
 
-def _tfds_source(config) -> Source:
+def _tfds_source(config, shares: int, share: int) -> Source:
     builder = _tfds_builder(config.dataset, config.data_dir)
     if not builder.is_prepared():
         _prepare(builder, config.dataset)
@@ -104,10 +110,10 @@ def _tfds_source(config) -> Source:
             f"Dataset {config.dataset!r} has no feature {config.image_key!r}; its features are "
             f"{', '.join(builder.info.features)}. Set --config.image_key to the image feature."
         )
-    split = tfds.even_splits(config.split, n=jax.process_count(), drop_remainder=True)
+    split = tfds.even_splits(config.split, n=shares, drop_remainder=True)
     try:
         examples = builder.as_dataset(
-            split=split[jax.process_index()],
+            split=split[share],
             shuffle_files=False,
             decoders={config.image_key: tfds.decode.SkipDecoding()},
         )
@@ -206,12 +212,12 @@ def find_decodable(files: list[str]) -> list[str]:
     return [path.decode() for path, _ in checked.ignore_errors().as_numpy_iterator()]
 
 
-def _folder_source(dataset: str, num_channels: int) -> Source:
+def _folder_source(dataset: str, num_channels: int, shares: int, share: int) -> Source:
     root = pathlib.Path(dataset.removeprefix(FOLDER_PREFIX)).expanduser()
     if not root.is_dir():
         raise UserError(f"{dataset!r}: {str(root)!r} is not a directory.")
     files = list_image_files(root)
-    start, stop = _process_slice(len(files))
+    start, stop = _share_slice(len(files), shares, share)
     files = files[start:stop]
     if not files:
         raise UserError(
@@ -242,7 +248,7 @@ def convert_channels(image: tf.Tensor, num_channels: int) -> tf.Tensor:
     return tf.image.rgb_to_grayscale(image)
 
 
-def _npz_source(dataset: str, num_channels: int) -> Source:
+def _npz_source(dataset: str, num_channels: int, shares: int, share: int) -> Source:
     path = pathlib.Path(dataset.removeprefix(NPZ_PREFIX)).expanduser()
     try:
         with np.load(path) as arrays:
@@ -257,7 +263,7 @@ def _npz_source(dataset: str, num_channels: int) -> Source:
             f"{dataset!r} must hold uint8 images shaped (N, H, W, C) with C in 1, 3, 4 (key "
             f"'images' or its only array); found {images.dtype} {images.shape}."
         )
-    start, stop = _process_slice(len(images))
+    start, stop = _share_slice(len(images), shares, share)
     if stop == start:
         raise UserError(f"{dataset!r} holds no images.")
     return Source(
