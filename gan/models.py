@@ -141,7 +141,8 @@ class Discriminator(nn.Module):
 
     Attributes:
       ndf: channels of the first conv, doubling at each stage.
-      spectral_norm: spectrally normalise every conv (SNGAN's DCGAN-style D).
+      spectral_norm: spectrally normalise every conv and the class embedding (SNGAN's
+        DCGAN-style D).
       norm: one of `D_NORMS`.
       dtype: operands of the stride-2 convolutions' matrix products.
       num_classes: > 0 adds the class projection; `labels` then say each image's class.
@@ -177,7 +178,9 @@ class Discriminator(nn.Module):
             embedding = nn.Embed(
                 self.num_classes, x.shape[-1], embedding_init=WEIGHT_INIT, name="class_projection"
             )
-            logits += jnp.sum(embedding(labels) * x.sum(axis=(1, 2)), axis=-1)
+            # Spectrally normalised with the rest of D, as Miyato & Koyama normalise theirs.
+            class_vectors = self._apply(embedding, labels, train)
+            logits += jnp.sum(class_vectors * x.sum(axis=(1, 2)), axis=-1)
         return logits
 
     def _apply(self, layer: nn.Module, x: jax.Array, train: bool) -> jax.Array:

@@ -1,6 +1,7 @@
 """Class-conditional training (`num_classes` > 0): labels from the data, the conditional
 networks, the step, sampling by class, and the errors of a misconfigured run."""
 
+import functools
 import itertools
 
 import jax
@@ -83,6 +84,24 @@ def test_the_class_changes_what_both_networks_compute():
     same_image = jnp.repeat(images[:1], 3, axis=0)
     logits = discriminator.apply(d_vars, same_image, train=False, labels=labels)
     assert len(np.unique(np.asarray(logits))) == 3  # one image, scored per claimed class
+
+
+def test_spectral_norm_also_normalises_the_class_embedding():
+    discriminator = models.Discriminator(ndf=8, spectral_norm=True, num_classes=3)
+    images = jax.random.uniform(jax.random.key(0), (3, 32, 32, 3))
+    labels = jnp.arange(3)
+    variables = discriminator.init(jax.random.key(1), images, train=False, labels=labels)
+    scaled = jax.tree_util.tree_map_with_path(
+        lambda path, x: x * 10.0 if "class_projection" in jax.tree_util.keystr(path) else x,
+        variables["params"],
+    )
+
+    def logits(params):
+        apply = functools.partial(discriminator.apply, train=True, labels=labels)
+        return apply({**variables, "params": params}, images, mutable=["batch_stats"])[0]
+
+    # Normalised by its largest singular value, a 10x larger embedding projects the same.
+    np.testing.assert_allclose(logits(scaled), logits(variables["params"]), rtol=1e-5)
 
 
 def test_conditional_run_trains_resumes_and_samples_by_class(conditional_config, tmp_path):
