@@ -31,14 +31,20 @@ from configs import dcgan
 from gan import images, train
 from gan.data import procedural_shapes
 
-flags.DEFINE_string("out", None, "Output directory.")
-flags.DEFINE_list("variants", None, "Variants to run (default: all of VARIANTS).")
-flags.DEFINE_list("seeds", ["0"], "Training seeds per variant.")
-flags.DEFINE_integer("num_images", 100_000, "Training images rendered per data variant.")
-flags.DEFINE_integer("num_steps", 0, "Steps per run; 0 is one epoch of num_images.")
-flags.DEFINE_integer("num_samples", 16, "Fixed-noise samples drawn per run.")
-flags.mark_flags_as_required(["out"])
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """Defines the command-line flags (only when run as a script, so importing this module
+    next to other experiments defines nothing)."""
+    flags.DEFINE_string("out", None, "Output directory.")
+    flags.DEFINE_list("variants", None, "Variants to run (default: all of VARIANTS).")
+    flags.DEFINE_list("seeds", ["0"], "Training seeds per variant.")
+    flags.DEFINE_integer("num_images", 100_000, "Training images rendered per data variant.")
+    flags.DEFINE_integer("num_steps", 0, "Steps per run; 0 is one epoch of num_images.")
+    flags.DEFINE_integer("num_samples", 16, "Fixed-noise samples drawn per run.")
+    flags.mark_flags_as_required(["out"])
+
 
 LARGER = {"small": 13.0, "medium": 17.0, "large": 21.0, "huge": 25.0}
 LARGEST = {"small": 16.0, "medium": 20.0, "large": 24.0, "huge": 28.0}
@@ -90,13 +96,16 @@ def render(data: str, num_images: int) -> np.ndarray:
         return np.stack(list(pool.map(_render, range(num_images), chunksize=500)))
 
 
-def train_one_epoch(name: str, pictures: np.ndarray, seed: int) -> tuple[np.ndarray, dict]:
-    """Trains DCGAN with `name`'s overrides on `pictures`; returns samples and last metrics."""
+def train_one_epoch(
+    name: str, pictures: np.ndarray, seed: int, num_steps: int, num_samples: int
+) -> tuple[np.ndarray, dict]:
+    """Trains DCGAN with `name`'s overrides on `pictures` for `num_steps` (0: one epoch);
+    returns `num_samples` fixed-noise samples and the last step's metrics."""
     config = dcgan.get_config()
     config.update(VARIANTS[name][1])
     config.seed = seed
     batch_size = config.batch_size
-    num_steps = FLAGS.num_steps or len(pictures) // batch_size
+    num_steps = num_steps or len(pictures) // batch_size
     state = train.create_train_state(config, jax.random.PRNGKey(seed))
     step = jax.jit(train.train_step, donate_argnums=0)
     on_device = jax.device_put(pictures)
@@ -109,7 +118,7 @@ def train_one_epoch(name: str, pictures: np.ndarray, seed: int) -> tuple[np.ndar
     for index in range(num_steps):
         batch = order[index * batch_size : (index + 1) * batch_size]
         state, metrics = step(state, {"image": gather(on_device, batch)})
-    z = train.latent_noise(NOISE_SEED, FLAGS.num_samples, config.latent_dim)
+    z = train.latent_noise(NOISE_SEED, num_samples, config.latent_dim)
     samples = images.to_uint8(jax.device_get(train.generate(state, z)))
     return samples, {key: float(value) for key, value in jax.device_get(metrics).items()}
 
@@ -149,7 +158,10 @@ def main(argv):
     for name in names:
         for seed in map(int, FLAGS.seeds):
             started = time.time()
-            samples, metrics = train_one_epoch(name, data[VARIANTS[name][0]], seed)
+            pictures = data[VARIANTS[name][0]]
+            samples, metrics = train_one_epoch(
+                name, pictures, seed, FLAGS.num_steps, FLAGS.num_samples
+            )
             arrays[f"{name}_seed{seed}"] = samples
             label = (
                 f"{name}, seed {seed}: D accuracy on real {metrics['d_acc_real']:.2f}, "
@@ -162,4 +174,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
