@@ -18,6 +18,7 @@ On an H200 one variant takes about 10 s after rendering; on a 2-core CPU about 1
 """
 
 import concurrent.futures
+import multiprocessing
 import pathlib
 import time
 
@@ -89,9 +90,15 @@ def _render(index: int) -> np.ndarray:
 
 
 def render(data: str, num_images: int) -> np.ndarray:
-    """The first `num_images` training images of `data`, rendered by all CPU cores."""
+    """The first `num_images` training images of `data`, rendered by all CPU cores.
+
+    The workers are spawned, not forked: forking a process in which JAX has started its
+    threads can deadlock.
+    """
     with concurrent.futures.ProcessPoolExecutor(
-        initializer=_use_constants, initargs=(DATA[data],)
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_use_constants,
+        initargs=(DATA[data],),
     ) as pool:
         return np.stack(list(pool.map(_render, range(num_images), chunksize=500)))
 
@@ -147,7 +154,6 @@ def main(argv):
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         raise app.UsageError(f"Unknown variants {unknown}; choose from {list(VARIANTS)}.")
-    # Everything is rendered before JAX starts its threads, so forking workers is safe.
     data = {VARIANTS[name][0]: None for name in names}
     for key in data:
         started = time.time()
