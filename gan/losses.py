@@ -90,18 +90,39 @@ def least_squares_generator_loss(fake_logits: jax.Array) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class GanLoss:
-    """A pair of objectives: `discriminator(real_logits, fake_logits)`, `generator(fake_logits)`."""
+    """A pair of objectives, `discriminator(real_logits, fake_logits)` and
+    `generator(fake_logits)`, and how to read D's raw outputs under them.
+
+    Attributes:
+      discriminator: D's loss.
+      generator: G's loss.
+      boundary: the raw output between D's real and generated targets, where it calls an image
+        real: logit 0 for the cross-entropy losses and the hinge, 0.5 between LSGAN's targets
+        0 and 1; None for the Wasserstein critic, whose scores have no fixed origin, so its
+        boundary is the midpoint of the batch's mean real and mean generated scores.
+      logits: D outputs logits, reported as probabilities; otherwise as they are.
+    """
 
     discriminator: LossFn
     generator: LossFn
+    boundary: float | None = 0.0
+    logits: bool = True
+
+    def statistics(self, real_logits: jax.Array, fake_logits: jax.Array) -> dict[str, jax.Array]:
+        """`discriminator_statistics` under this objective's boundary and output scale."""
+        return discriminator_statistics(real_logits, fake_logits, self.boundary, self.logits)
 
 
 LOSSES = {
     "non_saturating": GanLoss(discriminator_loss, generator_loss),
     "minimax": GanLoss(discriminator_loss, minimax_generator_loss),
-    "hinge": GanLoss(hinge_discriminator_loss, critic_generator_loss),
-    "wgan_gp": GanLoss(wasserstein_discriminator_loss, critic_generator_loss),
-    "lsgan": GanLoss(least_squares_discriminator_loss, least_squares_generator_loss),
+    "hinge": GanLoss(hinge_discriminator_loss, critic_generator_loss, logits=False),
+    "wgan_gp": GanLoss(
+        wasserstein_discriminator_loss, critic_generator_loss, boundary=None, logits=False
+    ),
+    "lsgan": GanLoss(
+        least_squares_discriminator_loss, least_squares_generator_loss, boundary=0.5, logits=False
+    ),
 }
 # The losses built on binary cross-entropy, the only ones where label smoothing has a meaning.
 SMOOTHABLE_LOSSES = ("non_saturating", "minimax")
@@ -131,18 +152,30 @@ def get_loss(name: str, label_smoothing: float = 0.0) -> GanLoss:
 
 
 def discriminator_statistics(
-    real_logits: jax.Array, fake_logits: jax.Array
+    real_logits: jax.Array,
+    fake_logits: jax.Array,
+    boundary: float | None = 0.0,
+    logits: bool = True,
 ) -> dict[str, jax.Array]:
     """How well D separates real from generated images.
 
+    Args:
+      real_logits: D's raw outputs on real images.
+      fake_logits: D's raw outputs on generated images.
+      boundary: where D calls an image real (see `GanLoss.boundary`); None: the midpoint of
+        the two batch means.
+      logits: report D(x) as probabilities (sigmoid of the logits); otherwise raw.
+
     Returns:
-      `d_acc_real` / `d_acc_fake`: fraction of real images with logit > 0 and of generated
-      images with logit < 0 (D's decision threshold is probability 1/2); `d_real` / `d_fake`:
-      mean D(x) and mean D(G(z)) as probabilities.
+      `d_acc_real` / `d_acc_fake`: fraction of real images above the boundary and of generated
+      images below it; `d_real` / `d_fake`: mean D(x) and mean D(G(z)).
     """
+    if boundary is None:
+        boundary = (jnp.mean(real_logits) + jnp.mean(fake_logits)) / 2
+    report = jax.nn.sigmoid if logits else (lambda x: x)
     return {
-        "d_acc_real": jnp.mean(real_logits > 0),
-        "d_acc_fake": jnp.mean(fake_logits < 0),
-        "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
-        "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
+        "d_acc_real": jnp.mean(real_logits > boundary),
+        "d_acc_fake": jnp.mean(fake_logits < boundary),
+        "d_real": jnp.mean(report(real_logits)),
+        "d_fake": jnp.mean(report(fake_logits)),
     }

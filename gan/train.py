@@ -335,7 +335,7 @@ def _discriminator_update(state: TrainState, loss: losses.GanLoss, d, images, rn
         "d_loss": d_loss,
         "d_grad_norm": optax.global_norm(d_grads),
         **penalties,
-        **losses.discriminator_statistics(real_logits, fake_logits),
+        **loss.statistics(real_logits, fake_logits),
     }
     return (optax.apply_updates(d_params, d_updates), d_batch_stats, d_opt_state), metrics
 

@@ -41,6 +41,26 @@ def test_discriminator_statistics():
     assert float(stats["d_fake"]) == pytest.approx(np.mean(1 / (1 + np.exp(-FAKE))), rel=1e-6)
 
 
+def test_each_loss_reads_d_against_its_own_boundary():
+    real, fake = jnp.asarray(REAL), jnp.asarray(FAKE)
+    # LSGAN regresses to 1 (real) and 0 (generated): 0.5 separates them, outputs stay raw.
+    lsgan = losses.get_loss("lsgan").statistics(real, fake)
+    assert float(lsgan["d_acc_real"]) == np.mean(REAL > 0.5)
+    assert float(lsgan["d_acc_fake"]) == np.mean(FAKE < 0.5)
+    assert float(lsgan["d_real"]) == pytest.approx(np.mean(REAL), rel=1e-6)
+    # The hinge's margin is centred on 0; its scores are not logits.
+    hinge = losses.get_loss("hinge").statistics(real, fake)
+    assert float(hinge["d_acc_real"]) == np.mean(REAL > 0)
+    assert float(hinge["d_fake"]) == pytest.approx(np.mean(FAKE), rel=1e-6)
+    # A critic's scores shift freely: shifting both sides changes nothing.
+    critic = losses.get_loss("wgan_gp")
+    shifted = critic.statistics(real + 100.0, fake + 100.0)
+    midpoint = (np.mean(REAL) + np.mean(FAKE)) / 2
+    assert float(shifted["d_acc_real"]) == np.mean(midpoint < REAL)
+    assert float(shifted["d_acc_fake"]) == np.mean(midpoint > FAKE)
+    assert float(critic.statistics(real, fake)["d_acc_real"]) == np.mean(midpoint < REAL)
+
+
 def test_minimax_generator_loss_is_log_one_minus_d():
     p = 1 / (1 + np.exp(-FAKE))
     got = losses.minimax_generator_loss(jnp.asarray(FAKE))
