@@ -9,6 +9,8 @@ papers after it, report on CIFAR-10 (32 px) and STL-10/ImageNet (48-64 px).
 - Discriminator: a first block without pre-activation, then pre-activation blocks with 2x2
   average pooling, ReLU, a sum over space, and a dense layer to one logit; every conv and the
   dense layer are spectrally normalised.
+- Both sow their stage outputs (G's 4x4 input map and every block's output, D's every block's
+  output) as `intermediates`, which `gan.trace` draws.
 
 Widths are multiples of `ngf`/`ndf`: with 64 they are the paper's (256 in G and 128 in D at
 32 px; 1024 -> 64 in G and 64 -> 1024 in D at 64 px).
@@ -39,6 +41,13 @@ Conv1x1 = functools.partial(
     nn.Conv, kernel_size=(1, 1), padding=0, kernel_init=nn.initializers.xavier_uniform()
 )
 BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
+
+
+def sow_stage(module: nn.Module, index: int, x: jax.Array) -> None:
+    """Keeps stage `index`'s output as `stage{index}_{h}x{w}x{c}` in `intermediates`, for
+    `gan.trace`; the index keeps apart D's blocks that share a shape. A no-op unless the
+    caller applies the module with `mutable=['intermediates']`."""
+    module.sow("intermediates", f"stage{index}_{x.shape[1]}x{x.shape[2]}x{x.shape[3]}", x)
 
 
 def upsample(x: jax.Array) -> jax.Array:
@@ -101,8 +110,10 @@ class ResNetGenerator(nn.Module):
         first = widths[0][0] * self.ngf
         x = nn.Dense(4 * 4 * first, kernel_init=nn.initializers.xavier_uniform())(z)
         x = x.reshape(-1, 4, 4, first)
-        for _, out in widths:
+        sow_stage(self, 0, x)
+        for index, (_, out) in enumerate(widths, start=1):
             x = GeneratorBlock(out * self.ngf)(x, train)
+            sow_stage(self, index, x)
         x = nn.relu(BatchNorm(use_running_average=not train)(x))
         return jnp.tanh(Conv3x3(self.num_channels)(x))
 
@@ -116,6 +127,7 @@ class ResNetDiscriminator(nn.Module):
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         for index, (width, halves) in enumerate(DISCRIMINATOR_BLOCKS[x.shape[1]]):
             x = DiscriminatorBlock(width * self.ndf, halves, first=index == 0)(x, train)
+            sow_stage(self, index, x)
         features = jnp.sum(nn.relu(x), axis=(1, 2))
         dense = nn.Dense(1, kernel_init=nn.initializers.xavier_uniform())
         return spectral_normalized(dense, features, train).reshape(-1)

@@ -7,18 +7,20 @@ a few inputs, and how the training went.
 Writes three PNGs into --out (default WORKDIR/trace/):
 
   generator_stages.png        one row per noise vector: z as a colour strip, the output of every
-                              generator stage (after BatchNorm and ReLU) as a mosaic of its
-                              channels, and the generated image
+                              generator stage (the DCGAN's after BatchNorm and ReLU; the ResNet's
+                              4x4 input map and block outputs) as a mosaic of its channels, and
+                              the generated image
   discriminator_features.png  one row per real image (the first of the run's dataset, through
                               the training pipeline): the image, D's feature map at every stage
-                              and D's logit
+                              (the ResNet's: every block's output) and D's logit
   training_trace.png          WORKDIR/trace.csv against the step: D's and G's losses, D's
                               accuracy on real and generated images, epoch ends and the traced
                               checkpoint
 
 In a mosaic each tile is one channel, scaled from black to white over all rows of the picture,
 so a tile compares across rows (which input excites the channel) but not across channels, whose
-scales differ widely. The first MAX_CHANNELS channels are drawn, so a channel keeps its place
+scales differ widely. Class-conditional runs are refused: their networks need a class for every
+input. The first MAX_CHANNELS channels are drawn, so a channel keeps its place
 from one checkpoint's pictures to the next. Both networks run in inference mode (BatchNorm
 running averages, G's EMA weights when the run keeps them), as `gan.sample` does, and the noise
 is a pure function of --seed. The PNGs have a 256-colour palette: the mosaics' fine noise makes
@@ -36,7 +38,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from gan import evaluation, images, restore, train
+from gan import evaluation, images, resnet, restore, train
 from gan.cli import entry_point
 from gan.data import pipeline
 from gan.errors import UserError
@@ -67,11 +69,11 @@ def define_flags() -> None:
 
 
 def check_traceable(config) -> None:
-    """Refuses the networks whose stages are not sown: the ResNet and class-conditional runs."""
-    if config.get("model", "dcgan") != "dcgan" or config.get("num_classes", 0):
+    """Refuses class-conditional runs, whose networks need a class for every input."""
+    if config.get("num_classes", 0):
         raise UserError(
-            "gan.trace draws the stages of the unconditional DCGAN; this run trains "
-            f"model={config.get('model')!r} with num_classes={config.get('num_classes', 0)}."
+            "gan.trace draws the stages of unconditional networks; this run is class-conditional "
+            f"(num_classes={config.num_classes})."
         )
 
 
@@ -181,7 +183,11 @@ def draw_generator_stages(state: train.TrainState, z: jax.Array, caption: str) -
     """The generator picture: one row per noise vector, from z to the image."""
     titles, columns = generator_columns(state, z)
     labels = [f"z #{i}" for i in range(len(z))]
-    title = f"Generator stages (after BatchNorm and ReLU), {caption}\n{MOSAIC_NOTE}"
+    if isinstance(state.generator, resnet.ResNetGenerator):
+        stages = "Generator stages (the 4x4 input map, then each residual block's output)"
+    else:
+        stages = "Generator stages (after BatchNorm and ReLU)"
+    title = f"{stages}, {caption}\n{MOSAIC_NOTE}"
     return draw_rows(columns, titles, labels, title)
 
 

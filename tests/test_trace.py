@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from configs import dcgan, tiny
-from gan import models, trace, train
+from gan import models, resnet, trace, train
 from gan.errors import UserError
 from tests.conftest import REPO_ROOT
 
@@ -40,6 +40,27 @@ def test_stages_follow_the_resolution(image_size):
     assert [m.shape for m in d_maps] == [
         (2, image_size // 2 ** (k + 1), image_size // 2 ** (k + 1), 8 * 2**k) for k in range(stages)
     ]
+
+
+@pytest.mark.parametrize("image_size", [32, 64])
+def test_resnet_stages_are_its_blocks_in_flow_order(image_size):
+    config = tiny.get_config()
+    config.update({"model": "resnet", "image_size": image_size, "ngf": 4, "ndf": 4})
+    state = _abstract_state(config)
+    z = jax.ShapeDtypeStruct((2, config.latent_dim), jnp.float32)
+    fake, g_maps = jax.eval_shape(trace.generator_stages, state, z)
+    assert fake.shape == (2, image_size, image_size, 3)
+    widths = resnet.GENERATOR_WIDTHS[image_size]
+    expected = [(2, 4, 4, widths[0][0] * 4)]  # the dense layer's 4x4 map, then each block
+    expected += [(2, 8 * 2**k, 8 * 2**k, out * 4) for k, (_, out) in enumerate(widths)]
+    assert [m.shape for m in g_maps] == expected
+    real = jax.ShapeDtypeStruct((2, image_size, image_size, 3), jnp.float32)
+    _, d_maps = jax.eval_shape(trace.discriminator_stages, state, real)
+    size, expected = image_size, []
+    for width, halves in resnet.DISCRIMINATOR_BLOCKS[image_size]:
+        size //= 2 if halves else 1
+        expected.append((2, size, size, width * 4))
+    assert [m.shape for m in d_maps] == expected  # blocks of one shape kept in order
 
 
 def test_generator_sows_its_stages_by_name():
@@ -125,8 +146,8 @@ def test_missing_run_trace_or_checkpoint_is_a_user_error(trained_run, tmp_path):
         trace.write_trace(run, out, None, 1, 1, 0)
     with pytest.raises(UserError, match="No checkpoint at step 5"):
         trace.write_trace(workdir, out, 5, 1, 1, 0)
-    with pytest.raises(UserError, match="unconditional DCGAN"):
-        trace.check_traceable(ml_collections.ConfigDict({"model": "resnet"}))
+    with pytest.raises(UserError, match="class-conditional"):
+        trace.check_traceable(ml_collections.ConfigDict({"num_classes": 8}))
     assert not out.exists()
 
 
