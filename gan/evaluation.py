@@ -131,21 +131,28 @@ def generated_batches(state: train.TrainState, num: int, seed: int) -> Iterator[
     return train.generate_batches(state, z, labels, BATCH)
 
 
-def real_images(config, split: str, num: int) -> np.ndarray:
-    """The first `num` images of `split`, decoded, cropped and resized as training sees them.
+def real_examples(config, split: str, num: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The first `num` images of `split`, decoded, cropped and resized as training sees them,
+    and their classes (None unless the run is class-conditional). Every process reads them all.
 
     Raises:
       UserError: the split holds fewer than `num` images, or the dataset cannot be read.
     """
     reference = config.copy_and_resolve_references()
     reference.split = split if ":" in config.dataset else f"{split}[:{num}]"
-    pictures = pipeline.load_all(sources.load_source(reference, whole=True), reference)[:num]
+    source = sources.load_source(reference, whole=True)
+    pictures = pipeline.load_all(source, reference)[:num]
     if len(pictures) < num:
         raise UserError(
             f"The reference split {split!r} of {config.dataset!r} has {len(pictures)} images, "
             f"fewer than the {num} asked for; lower --num_samples or choose a larger split."
         )
-    return pictures
+    return pictures, None if source.labels is None else source.labels[:num]
+
+
+def real_images(config, split: str, num: int) -> np.ndarray:
+    """The images of `real_examples`."""
+    return real_examples(config, split, num)[0]
 
 
 def reference_outputs(

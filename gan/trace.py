@@ -19,12 +19,13 @@ Writes three PNGs into --out (default WORKDIR/trace/):
 
 In a mosaic each tile is one channel, scaled from black to white over all rows of the picture,
 so a tile compares across rows (which input excites the channel) but not across channels, whose
-scales differ widely. Class-conditional runs are refused: their networks need a class for every
-input. The first MAX_CHANNELS channels are drawn, so a channel keeps its place
-from one checkpoint's pictures to the next. Both networks run in inference mode (BatchNorm
-running averages, G's EMA weights when the run keeps them), as `gan.sample` does, and the noise
-is a pure function of --seed. The PNGs have a 256-colour palette: the mosaics' fine noise makes
-full-colour files about 4x larger, with no difference to see.
+scales differ widely. In a class-conditional run the noise vectors take the classes in turn and
+D scores each real image with its own class. The first MAX_CHANNELS channels are drawn, so a
+channel keeps its place from one checkpoint's pictures to the next. Both networks run in
+inference mode (BatchNorm running averages, G's EMA weights when the run keeps them), as
+`gan.sample` does, and the noise is a pure function of --seed. The PNGs have a 256-colour
+palette: the mosaics' fine noise makes full-colour files about 4x larger, with no difference to
+see.
 """
 
 import csv
@@ -68,15 +69,6 @@ def define_flags() -> None:
     flags.mark_flag_as_required("workdir")
 
 
-def check_traceable(config) -> None:
-    """Refuses class-conditional runs, whose networks need a class for every input."""
-    if config.get("num_classes", 0):
-        raise UserError(
-            "gan.trace draws the stages of unconditional networks; this run is class-conditional "
-            f"(num_classes={config.num_classes})."
-        )
-
-
 def read_trace(workdir: pathlib.Path) -> dict[str, np.ndarray]:
     """The columns of WORKDIR/trace.csv as float arrays, one value per reported row.
 
@@ -105,20 +97,32 @@ def _in_flow_order(sown: dict, largest_first: bool) -> list[jax.Array]:
 
 
 @jax.jit
-def generator_stages(state: train.TrainState, z: jax.Array) -> tuple[jax.Array, list]:
-    """G's images in [-1, 1] and its stage outputs, smallest first, as `train.generate` runs G."""
+def generator_stages(
+    state: train.TrainState, z: jax.Array, labels: jax.Array | None = None
+) -> tuple[jax.Array, list]:
+    """G's images in [-1, 1] and its stage outputs, smallest first, as `train.generate` runs G
+    (image i of class `labels[i]` for a class-conditional G)."""
     params = state.g_params if state.g_ema_params is None else state.g_ema_params
     variables = {"params": params, "batch_stats": state.g_batch_stats}
-    fake, sown = state.generator.apply(variables, z, train=False, mutable=["intermediates"])
+    fake, sown = state.generator.apply(
+        variables, z, train=False, mutable=["intermediates"], **train.class_labels(labels)
+    )
     return fake, _in_flow_order(sown, largest_first=False)
 
 
 @jax.jit
-def discriminator_stages(state: train.TrainState, real: jax.Array) -> tuple[jax.Array, list]:
-    """D's logits and its stage feature maps, largest first, for images in [0, 1]."""
+def discriminator_stages(
+    state: train.TrainState, real: jax.Array, labels: jax.Array | None = None
+) -> tuple[jax.Array, list]:
+    """D's logits and its stage feature maps, largest first, for images in [0, 1] (of classes
+    `labels` for a class-conditional D)."""
     variables = {"params": state.d_params, "batch_stats": state.d_batch_stats}
     logits, sown = state.discriminator.apply(
-        variables, real * 2.0 - 1.0, train=False, mutable=["intermediates"]
+        variables,
+        real * 2.0 - 1.0,
+        train=False,
+        mutable=["intermediates"],
+        **train.class_labels(labels),
     )
     return logits, _in_flow_order(sown, largest_first=True)
 
@@ -159,9 +163,11 @@ def stage_title(maps: np.ndarray) -> str:
     return f"{h}x{w}x{c}\n{shown} channels"
 
 
-def generator_columns(state: train.TrainState, z: jax.Array) -> tuple[list[str], list]:
+def generator_columns(
+    state: train.TrainState, z: jax.Array, labels: jax.Array | None = None
+) -> tuple[list[str], list]:
     """The generator picture's column titles and columns (each (N, ...) pictures, N = len(z))."""
-    fake, stages = jax.device_get(generator_stages(state, z))
+    fake, stages = jax.device_get(generator_stages(state, z, labels))
     _, h, w, c = fake.shape
     noise_title = f"noise z, 1x{z.shape[1]}\nblue < 0 < red"
     titles = [noise_title, *map(stage_title, stages), f"image\n{h}x{w}x{c}"]
@@ -170,35 +176,44 @@ def generator_columns(state: train.TrainState, z: jax.Array) -> tuple[list[str],
 
 
 def discriminator_columns(
-    state: train.TrainState, real: np.ndarray
+    state: train.TrainState, real: np.ndarray, labels: np.ndarray | None = None
 ) -> tuple[list[str], list, np.ndarray]:
     """The discriminator picture's column titles, columns and D's logit for each uint8 image."""
-    logits, stages = jax.device_get(discriminator_stages(state, pipeline.normalize(real)))
+    logits, stages = jax.device_get(discriminator_stages(state, pipeline.normalize(real), labels))
     _, h, w, c = real.shape
     titles = [f"real image\n{h}x{w}x{c}", *map(stage_title, stages)]
     return titles, [as_rgb(real), *map(channel_mosaics, stages)], logits
 
 
-def draw_generator_stages(state: train.TrainState, z: jax.Array, caption: str) -> np.ndarray:
-    """The generator picture: one row per noise vector, from z to the image."""
-    titles, columns = generator_columns(state, z)
-    labels = [f"z #{i}" for i in range(len(z))]
+def draw_generator_stages(
+    state: train.TrainState, z: jax.Array, caption: str, labels: jax.Array | None = None
+) -> np.ndarray:
+    """The generator picture: one row per noise vector (and class), from z to the image."""
+    titles, columns = generator_columns(state, z, labels)
+    row_labels = [f"z #{i}{_class_note(labels, i)}" for i in range(len(z))]
     if isinstance(state.generator, resnet.ResNetGenerator):
         stages = "Generator stages (the 4x4 input map, then each residual block's output)"
     else:
         stages = "Generator stages (after BatchNorm and ReLU)"
     title = f"{stages}, {caption}\n{MOSAIC_NOTE}"
-    return draw_rows(columns, titles, labels, title)
+    return draw_rows(columns, titles, row_labels, title)
 
 
 def draw_discriminator_features(
-    state: train.TrainState, real: np.ndarray, caption: str
+    state: train.TrainState, real: np.ndarray, caption: str, labels: np.ndarray | None = None
 ) -> np.ndarray:
-    """The discriminator picture: one row per real image, from the image to D's last stage."""
-    titles, columns, logits = discriminator_columns(state, real)
-    labels = [f"real #{i}\nD logit {logit:+.2f}" for i, logit in enumerate(logits)]
+    """The discriminator picture: one row per real image (scored with its class, if the run
+    is class-conditional), from the image to D's last stage."""
+    titles, columns, logits = discriminator_columns(state, real, labels)
+    row_labels = [
+        f"real #{i}{_class_note(labels, i)}\nD logit {logit:+.2f}" for i, logit in enumerate(logits)
+    ]
     title = f"Discriminator features of real images (logit > 0: judged real), {caption}"
-    return draw_rows(columns, titles, labels, f"{title}\n{MOSAIC_NOTE}")
+    return draw_rows(columns, titles, row_labels, f"{title}\n{MOSAIC_NOTE}")
+
+
+def _class_note(labels, index: int) -> str:
+    return "" if labels is None else f", class {int(labels[index])}"
 
 
 def draw_rows(columns: list, titles: list[str], row_labels: list[str], title: str) -> np.ndarray:
@@ -278,19 +293,23 @@ def write_trace(
     """Restores the run at `step` (None: the latest) and writes the three pictures into `out`.
 
     Raises:
-      UserError: no run, checkpoint or trace.csv in `workdir`, or a network without stages.
+      UserError: no run, checkpoint or trace.csv in `workdir`.
     """
     config = restore.load_run_config(workdir)
-    check_traceable(config)
     trace = read_trace(workdir)  # before the restore, which takes a while for a large run
     state = restore.restore_for_sampling(workdir, step)
     step = int(state.step)
     z = train.latent_noise(seed, num_noise, state.generator.latent_dim)
-    real = evaluation.real_images(config, config.split, num_real)
+    z_labels = train.cycled_labels(num_noise, train.generator_classes(state))
+    real, real_labels = evaluation.real_examples(config, config.split, num_real)
     caption = f"{workdir} step {step}"
     pictures = {
-        "generator_stages.png": draw_generator_stages(state, z, f"{caption}, seed {seed}"),
-        "discriminator_features.png": draw_discriminator_features(state, real, caption),
+        "generator_stages.png": draw_generator_stages(
+            state, z, f"{caption}, seed {seed}", z_labels
+        ),
+        "discriminator_features.png": draw_discriminator_features(
+            state, real, caption, real_labels
+        ),
         "training_trace.png": plot_training_trace(
             trace, step, f"Training trace of {workdir} ({config.loss} loss)"
         ),

@@ -8,8 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 
-from gan import models, parallel, sample, train
+from gan import evaluation, models, parallel, sample, trace, train
 from gan.data import pipeline, procedural_shapes, sources
 from gan.errors import UserError
 
@@ -124,6 +125,14 @@ def test_conditional_run_trains_resumes_and_samples_by_class(conditional_config,
         sample.sample_labels(8, 16, 8, interpolate=False)
     with pytest.raises(UserError, match="needs a class-conditional run"):
         sample.sample_labels(0, 16, 1, interpolate=False)
+    # The prediction trace: noise vectors take the classes in turn, real images their own.
+    real, labels = evaluation.real_examples(conditional_config, "train", 4)
+    stored = tfds.load(
+        conditional_config.dataset, split="train[:4]", data_dir=conditional_config.data_dir
+    )
+    np.testing.assert_array_equal(labels, [example["shape"] for example in tfds.as_numpy(stored)])
+    assert real.shape == (4, 32, 32, 3)
+    assert len(trace.write_trace(tmp_path, tmp_path / "trace", None, 3, 4, 0)) == 3
 
 
 def test_jitted_step_takes_labels_sharded_with_their_images(conditional_config):
