@@ -12,7 +12,7 @@ Writes three PNGs into --out (default WORKDIR/trace/):
                               the generated image
   discriminator_features.png  one row per real image (the first of the run's dataset, through
                               the training pipeline): the image, D's feature map at every stage
-                              (the ResNet's: every block's output) and D's logit
+                              (the ResNet's: every block's output) and D's output
   training_trace.png          WORKDIR/trace.csv against the step: D's and G's losses, D's
                               accuracy on real and generated images, epoch ends and the traced
                               checkpoint
@@ -39,7 +39,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from gan import evaluation, images, resnet, restore, train
+from gan import evaluation, images, losses, resnet, restore, train
 from gan.cli import entry_point
 from gan.data import pipeline
 from gan.errors import UserError
@@ -200,15 +200,27 @@ def draw_generator_stages(
 
 
 def draw_discriminator_features(
-    state: train.TrainState, real: np.ndarray, caption: str, labels: np.ndarray | None = None
+    state: train.TrainState,
+    real: np.ndarray,
+    caption: str,
+    labels: np.ndarray | None = None,
+    loss: str = "non_saturating",
 ) -> np.ndarray:
     """The discriminator picture: one row per real image (scored with its class, if the run
-    is class-conditional), from the image to D's last stage."""
+    is class-conditional), from the image to D's last stage; D's output is read as `loss`
+    reads it (see `losses.GanLoss`)."""
     titles, columns, logits = discriminator_columns(state, real, labels)
+    objective = losses.get_loss(loss)
+    output = "logit" if objective.logits else "output"
     row_labels = [
-        f"real #{i}{_class_note(labels, i)}\nD logit {logit:+.2f}" for i, logit in enumerate(logits)
+        f"real #{i}{_class_note(labels, i)}\nD {output} {logit:+.2f}"
+        for i, logit in enumerate(logits)
     ]
-    title = f"Discriminator features of real images (logit > 0: judged real), {caption}"
+    if objective.boundary is None:
+        reading = "critic scores: higher is judged more real"
+    else:
+        reading = f"{output} > {objective.boundary:g}: judged real"
+    title = f"Discriminator features of real images ({reading}), {caption}"
     return draw_rows(columns, titles, row_labels, f"{title}\n{MOSAIC_NOTE}")
 
 
@@ -308,7 +320,7 @@ def write_trace(
             state, z, f"{caption}, seed {seed}", z_labels
         ),
         "discriminator_features.png": draw_discriminator_features(
-            state, real, caption, real_labels
+            state, real, caption, real_labels, config.loss
         ),
         "training_trace.png": plot_training_trace(
             trace, step, f"Training trace of {workdir} ({config.loss} loss)"
