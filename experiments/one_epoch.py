@@ -7,10 +7,11 @@
 The README's target is that a 64 px DCGAN visibly learns the embedded shapes within one epoch
 (1,562 steps of 64). This asks which property of the data or of the recipe decides that: each
 variant re-renders the 100,000 training images with some of `procedural_shapes`' rendering
-constants changed (shape sizes, blur, grain, background textures) or trains `configs/dcgan.py`
-with some keys changed, trains for one epoch from the same noise seed, and draws 16 samples of
-fixed noise (inference mode, as `gan.sample` does). The images are rendered in memory, in
-parallel, and fed without tf.data; the step is `gan.train.train_step` itself.
+constants changed (shape sizes, blur, grain, background textures, fewer shapes) or trains
+`configs/dcgan.py` with some keys changed, trains for one epoch from the same noise seed, and
+draws 16 samples of fixed noise (inference mode, as `gan.sample` does). The images are
+rendered in memory, in parallel, and fed without tf.data; the step is `gan.train.train_step`
+itself.
 
 Writes `samples.npz` (one uint8 N x 64 x 64 x 3 array per variant and seed, plus `real_<data>`)
 and `one_epoch.png` (a row of samples per variant and seed, its D accuracies in the label).
@@ -50,6 +51,8 @@ def define_flags() -> None:
 LARGER = {"small": 13.0, "medium": 17.0, "large": 21.0, "huge": 25.0}
 LARGEST = {"small": 16.0, "medium": 20.0, "large": 24.0, "huge": 28.0}
 FLAT = dict.fromkeys(procedural_shapes.BACKGROUNDS, 0.0)
+# Four shapes whose outlines differ at coarse scale (a disc, corners, a point, arms).
+FOUR_SHAPES = ("circle", "square", "triangle", "plus")
 # Rendering constants of `procedural_shapes` changed by each data variant.
 DATA = {
     "shipped": {},
@@ -63,6 +66,10 @@ DATA = {
         "_BLUR_PX": 0.0,
         "_BG_TEXTURE_AMPLITUDE": FLAT,
     },
+    "four_shapes": {
+        "SHAPES": FOUR_SHAPES,
+        "FACTORS": procedural_shapes.FACTORS | {"shape": FOUR_SHAPES},
+    },
 }
 # Variant name -> (data variant, config overrides).
 VARIANTS = {
@@ -72,6 +79,7 @@ VARIANTS = {
     "larger_no_grain": ("larger_no_grain", {}),
     "larger_flat": ("larger_flat", {}),
     "largest_clean_flat": ("largest_clean_flat", {}),
+    "four_shapes": ("four_shapes", {}),
     "label_smoothing_0.1": ("shipped", {"label_smoothing": 0.1}),
     "ndf_32": ("shipped", {"ndf": 32}),
     "batch_32": ("shipped", {"batch_size": 32}),
