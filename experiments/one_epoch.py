@@ -71,15 +71,9 @@ DATA = {
         "FACTORS": procedural_shapes.FACTORS | {"shape": FOUR_SHAPES},
     },
 }
-# Variant name -> (data variant, config overrides).
-VARIANTS = {
-    "shipped": ("shipped", {}),
-    "larger": ("larger", {}),
-    "largest": ("largest", {}),
-    "larger_no_grain": ("larger_no_grain", {}),
-    "larger_flat": ("larger_flat", {}),
-    "largest_clean_flat": ("largest_clean_flat", {}),
-    "four_shapes": ("four_shapes", {}),
+# Variant name -> (data variant, config overrides): every data variant with the shipped recipe,
+# then recipe variants on the shipped data.
+VARIANTS = {name: (name, {}) for name in DATA} | {
     "label_smoothing_0.1": ("shipped", {"label_smoothing": 0.1}),
     "ndf_32": ("shipped", {"ndf": 32}),
     "batch_32": ("shipped", {"batch_size": 32}),
