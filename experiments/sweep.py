@@ -94,6 +94,9 @@ class Sweep:
       num_trials: points drawn by a random search (each then run for every seed).
       search_seed: seeds the random search, so the trials are the same on every invocation.
       overrides: config keys set in every trial (a shorter schedule, a data dir, ...).
+      overrides_when: (axis, value) -> config keys set in the trials where that axis takes
+        that value, e.g. {("config", "configs/big.py"): {"batch_size": 32}}: what one recipe
+        of a comparison needs and the others must not get. Applied after `overrides`.
       primary_metric: summary column the table is sorted by ("g_loss", "eval/fid", ...).
       maximize: sort descending (for metrics where higher is better, such as IS).
     """
@@ -105,6 +108,7 @@ class Sweep:
     num_trials: int = 0
     search_seed: int = 0
     overrides: dict = dataclasses.field(default_factory=dict)
+    overrides_when: dict = dataclasses.field(default_factory=dict)
     primary_metric: str = "g_loss"
     maximize: bool = False
 
@@ -120,6 +124,13 @@ class Sweep:
                 f"The axes {', '.join(ranges)} are ranges, which only a random search samples: "
                 'list values for a grid, or set search="random" and num_trials.'
             )
+        for axis, value in self.overrides_when:
+            choices = self.axes.get(axis, ())
+            if hasattr(choices, "sample") or value not in choices:
+                raise UserError(
+                    f"overrides_when names {axis}={value!r}, which is not a listed value of an "
+                    f"axis of this sweep, so those overrides would never apply."
+                )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,12 +195,17 @@ def trial_config(sweep: Sweep, trial: Trial):
     """The base config with the sweep's fixed overrides and the trial's own applied.
 
     An axis or override named `config` replaces the base config file itself, so one sweep can
-    compare recipes (configs/*.py) under the same budget.
+    compare recipes (configs/*.py) under the same budget. `sweep.overrides_when` adds the keys
+    that go with the trial's axis values.
 
     Raises:
       UserError: the config file is missing, or an override names a key it does not have.
     """
-    settings = sweep.overrides | trial.overrides
+    settings = dict(sweep.overrides)
+    for (axis, value), extra in sweep.overrides_when.items():
+        if trial.overrides.get(axis) == value:
+            settings |= extra
+    settings |= trial.overrides
     path = pathlib.Path(settings.pop("config", sweep.config))
     if not path.is_file():
         raise UserError(f"The sweep's config file {str(path)!r} does not exist.")

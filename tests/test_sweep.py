@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from configs import tiny as tiny_config
 from experiments import sweep
 from gan import train
 from gan.errors import UserError
@@ -86,6 +87,29 @@ def test_unknown_override_is_a_user_error(sweep_file):
     trial = sweep.Trial(0, "t", {"learning_rte": 1e-3})
     with pytest.raises(UserError, match="overrides 'learning_rte'"):
         sweep.trial_config(loaded, trial)
+
+
+def test_overrides_when_apply_only_to_their_axis_value():
+    recipes = [str(REPO_ROOT / "configs/tiny.py"), str(REPO_ROOT / "configs/sngan_resnet.py")]
+    comparison = sweep.Sweep(
+        config=recipes[0],
+        axes={"config": recipes},
+        overrides={"ngf": 8, "num_train_steps": 5},
+        overrides_when={("config", recipes[1]): {"ngf": 32, "ndf": 16}},
+    )
+    tiny, sngan = (sweep.trial_config(comparison, t) for t in sweep.create_trials(comparison))
+    assert (tiny.model, tiny.ngf, tiny.ndf, tiny.num_train_steps) == (
+        "dcgan",
+        8,
+        tiny_config.get_config().ndf,  # untouched
+        5,
+    )
+    assert (sngan.model, sngan.ngf, sngan.ndf, sngan.num_train_steps) == ("resnet", 32, 16, 5)
+
+
+def test_overrides_when_naming_no_axis_value_is_refused():
+    with pytest.raises(UserError, match="overrides_when names ngf=16"):
+        sweep.Sweep(config="c.py", axes={"ngf": [4, 8]}, overrides_when={("ngf", 16): {}})
 
 
 def test_sweep_resumes_without_redoing_finished_trials(sweep_file, tmp_path, monkeypatch):
