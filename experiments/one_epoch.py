@@ -77,6 +77,9 @@ VARIANTS = {name: (name, {}) for name in DATA} | {
     "label_smoothing_0.1": ("shipped", {"label_smoothing": 0.1}),
     "ndf_32": ("shipped", {"ndf": 32}),
     "batch_32": ("shipped", {"batch_size": 32}),
+    # Samples from an exponential moving average of G's weights (Yazici et al. 2019).
+    "ema_0.99": ("shipped", {"ema_decay": 0.99}),
+    "ema_0.999": ("shipped", {"ema_decay": 0.999}),
 }
 NOISE_SEED = 42
 
