@@ -35,6 +35,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from absl import app, flags, logging
+from PIL import Image, ImageDraw, ImageFont
 
 from gan import train, validation
 from gan.cli import entry_point
@@ -380,7 +381,43 @@ def run_sweep(sweep_path: str, workdir: str, only_trial: int | None = None) -> l
         for t in trials
         if (root / t.name / TRIAL_FILE).exists()
     ]
-    return summarize(sweep, records, root)
+    rows = summarize(sweep, records, root)
+    write_sample_overview(sweep, rows, records, root)
+    return rows
+
+
+def write_sample_overview(
+    sweep: Sweep, rows: list[dict], records: list[dict], workdir: pathlib.Path
+) -> None:
+    """WORKDIR/samples.png: the newest sample grid of each point's lowest seed, titled with the
+    point and in the summary's order, so the points' pictures compare at a glance."""
+    axes = list(sweep.axes)
+    panels = []
+    for row in rows:
+        members = [r for r in records if all(r["overrides"][key] == row[key] for key in axes)]
+        first = min(members, key=lambda record: record["overrides"]["seed"])
+        grids = sorted((workdir / first["name"] / "samples").glob("step_*.png"))
+        if grids:
+            title = ", ".join(_point_label(key, row[key]) for key in axes)
+            panels.append((title, Image.open(grids[-1]).convert("RGB")))
+    if not panels:
+        return
+    font = ImageFont.load_default(size=16)
+    title_height, gap = 24, 8
+    width = max(picture.width for _, picture in panels)
+    height = max(picture.height for _, picture in panels)
+    overview = Image.new("RGB", (len(panels) * (width + gap) - gap, title_height + height), "white")
+    pen = ImageDraw.Draw(overview)
+    for index, (title, picture) in enumerate(panels):
+        left = index * (width + gap)
+        pen.text((left + width / 2, title_height / 2), title, fill="black", font=font, anchor="mm")
+        overview.paste(picture, (left, title_height))
+    overview.save(workdir / "samples.png")
+
+
+def _point_label(key: str, value) -> str:
+    """`config` axes by their file's stem (the recipe's name), other axes as key=value."""
+    return pathlib.Path(value).stem if key == "config" else f"{key}={_format(value)}"
 
 
 @entry_point

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from configs import tiny as tiny_config
 from experiments import sweep
@@ -150,6 +151,20 @@ def test_sweep_resumes_without_redoing_finished_trials(sweep_file, tmp_path, mon
     assert "| log_every_steps | seeds | d_loss | g_loss | img_per_s | wall_s |" in table
     assert " ± " in table
     assert (workdir / "summary.csv").exists()
+
+    # The overview shows each point's seed-0 samples from its last step, best point first.
+    best = next(
+        t
+        for t in trials
+        if t.overrides == {"log_every_steps": rows[0]["log_every_steps"], "seed": 0}
+    )
+    with Image.open(workdir / best.name / "samples" / "step_0000002.png") as grid:
+        expected = np.asarray(grid.convert("RGB"))
+    with Image.open(workdir / "samples.png") as overview:
+        pixels = np.asarray(overview)
+    height, width = expected.shape[:2]
+    assert pixels.shape[1] == 2 * width + 8  # two points, one gap
+    np.testing.assert_array_equal(pixels[-height:, :width], expected)
 
     # Scores written later by `python -m gan.evaluate` join the table on the next invocation.
     for trial in trials:
