@@ -278,7 +278,9 @@ def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
     )
     if options.ema_decay:
         new_state = new_state.replace(
-            g_ema_params=regularizers.ema_update(state.g_ema_params, g_params, options.ema_decay)
+            g_ema_params=regularizers.ema_update(
+                state.g_ema_params, g_params, options.ema_decay, state.step
+            )
         )
     metrics |= {"g_loss": g_loss, "g_grad_norm": optax.global_norm(g_grads)}
     return new_state, metrics

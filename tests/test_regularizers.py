@@ -96,8 +96,19 @@ def test_spectral_norm_bounds_the_layer_gain():
     assert np.linalg.svd(raw, compute_uv=False)[0] > 1.5  # so the normalisation did something
 
 
-def test_ema_update():
+def test_ema_update_warms_up_then_uses_its_decay():
     ema = {"w": jnp.array([1.0, 2.0])}
     params = {"w": jnp.array([3.0, 0.0])}
-    got = regularizers.ema_update(ema, params, 0.9)
-    np.testing.assert_allclose(got["w"], [1.2, 1.8], rtol=1e-6)
+    late = regularizers.ema_update(ema, params, 0.9, jnp.asarray(1000))
+    np.testing.assert_allclose(late["w"], [1.2, 1.8], rtol=1e-6)  # 0.9 * ema + 0.1 * params
+    first = regularizers.ema_update(ema, params, 0.9, jnp.asarray(0))
+    np.testing.assert_allclose(first["w"], [2.8, 0.2], rtol=1e-6)  # decay 1/10 at step 0
+
+
+def test_ema_forgets_the_initial_weights_in_a_short_run():
+    """After 500 updates towards fixed weights, the initial ones weigh
+    prod_t min(0.999, (1 + t) / (10 + t)) = 9! / (501 ... 509) = 1.7e-19, not 0.999^500 = 0.61."""
+    ema = {"w": jnp.array([1.0])}
+    for step in range(500):
+        ema = regularizers.ema_update(ema, {"w": jnp.array([0.0])}, 0.999, jnp.asarray(step))
+    assert float(ema["w"][0]) < 1e-6
