@@ -399,7 +399,8 @@ def write_sample_overview(
         grids = sorted((workdir / first["name"] / "samples").glob("step_*.png"))
         if grids:
             title = ", ".join(_point_label(key, row[key]) for key in axes)
-            panels.append((title, Image.open(grids[-1]).convert("RGB")))
+            with Image.open(grids[-1]) as grid:
+                panels.append((title, grid.convert("RGB")))
     if not panels:
         return
     font = ImageFont.load_default(size=16)

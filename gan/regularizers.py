@@ -71,7 +71,7 @@ def ema_update(ema_params, params, decay: float, step: jax.Array):
     The warm-up is TF's `ExponentialMovingAverage(num_updates=step)`: early on the average
     spans about the last step / 9 updates, so in a short run it is not dominated by the
     initial weights (with decay 0.999 and no warm-up they would still weigh 61% after 500
-    steps); from step 8,991 on, d is `decay`.
+    steps); d reaches `decay` = 0.999 at step 8,990.
     """
     d = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
     return jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema_params, params)
