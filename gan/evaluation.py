@@ -150,11 +150,6 @@ def real_examples(config, split: str, num: int) -> tuple[np.ndarray, np.ndarray 
     return pictures, None if source.labels is None else source.labels[:num]
 
 
-def real_images(config, split: str, num: int) -> np.ndarray:
-    """The images of `real_examples`."""
-    return real_examples(config, split, num)[0]
-
-
 def reference_outputs(
     config, extractor: Extractor, split: str, num: int, mesh: jax.sharding.Mesh
 ) -> dict:
@@ -173,7 +168,7 @@ def reference_outputs(
         with np.load(path) as cached:
             return dict(cached)
     logging.info("Computing reference features of %d real images into %s.", num, path)
-    pictures = real_images(config, split, num)
+    pictures, _ = real_examples(config, split, num)
     batches = (pictures[i : i + BATCH] for i in range(0, num, BATCH))
     outputs = extract(extractor, batches, mesh)
     outputs["mu"], outputs["sigma"] = metrics.gaussian_statistics(outputs["features"])

@@ -102,10 +102,12 @@ def generator_stages(
 ) -> tuple[jax.Array, list]:
     """G's images in [-1, 1] and its stage outputs, smallest first, as `train.generate` runs G
     (image i of class `labels[i]` for a class-conditional G)."""
-    params = state.g_params if state.g_ema_params is None else state.g_ema_params
-    variables = {"params": params, "batch_stats": state.g_batch_stats}
     fake, sown = state.generator.apply(
-        variables, z, train=False, mutable=["intermediates"], **train.class_labels(labels)
+        train.inference_variables(state),
+        z,
+        train=False,
+        mutable=["intermediates"],
+        **train.class_labels(labels),
     )
     return fake, _in_flow_order(sown, largest_first=False)
 

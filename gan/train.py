@@ -176,16 +176,19 @@ def generator_classes(state: TrainState) -> int:
     return getattr(state.generator, "num_classes", 0)  # the ResNet has no conditional variant
 
 
+def inference_variables(state: TrainState) -> dict:
+    """G's variables for sampling: the EMA weights when the state keeps them, else the trained
+    ones, with the running BatchNorm statistics of the trained weights."""
+    params = state.g_params if state.g_ema_params is None else state.g_ema_params
+    return {"params": params, "batch_stats": state.g_batch_stats}
+
+
 @jax.jit
 def generate(state: TrainState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
-    """Images in [-1, 1] from the generator in inference mode (BatchNorm running averages).
-
-    Uses the EMA weights when the state keeps them, with the running BatchNorm statistics of
-    the trained weights. A class-conditional generator draws image i of class `labels[i]`.
+    """Images in [-1, 1] from the generator in inference mode (BatchNorm running averages,
+    `inference_variables`). A class-conditional generator draws image i of class `labels[i]`.
     """
-    params = state.g_params if state.g_ema_params is None else state.g_ema_params
-    variables = {"params": params, "batch_stats": state.g_batch_stats}
-    return state.generator.apply(variables, z, train=False, **class_labels(labels))
+    return state.generator.apply(inference_variables(state), z, train=False, **class_labels(labels))
 
 
 def generate_batches(
