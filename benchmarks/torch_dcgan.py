@@ -7,7 +7,8 @@ and ngf=ndf=64 they are exactly the canonical PyTorch DCGAN example, and the ste
 D on real, D on the detached fake batch, an Adam step, then a G step through D on the same fake
 batch, with BCEWithLogits.
 
-torch is a benchmark extra (requirements-bench.txt): only `benchmarks.train_step` imports this.
+torch is a benchmark extra (requirements-bench.txt): only `benchmarks.train_step` and the
+PyTorch control of `experiments.one_epoch` import this.
 """
 
 from collections.abc import Callable
@@ -107,8 +108,8 @@ def synchronize(device: torch.device) -> None:
 
 def create_train_step(
     generator: nn.Module, discriminator: nn.Module, config, device: torch.device, bf16: bool
-) -> Callable[[], None]:
-    """One D update then one G update per call, on a fixed random real batch.
+) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """One D update then one G update per call, on a given real batch or a fixed random one.
 
     Args:
       generator: from `create_models`; moved to `device` and trained in place.
@@ -118,7 +119,9 @@ def create_train_step(
       bf16: run the forward passes under bfloat16 autocast.
 
     Returns:
-      A function running one step; the work may still be queued when it returns (GPU).
+      A function running one step, on `real` (NCHW in [-1, 1], on `device`) when given, else on
+      a fixed random batch (for timing); it returns D's logits on the real and fake batch of
+      its D update. The work may still be queued when it returns (GPU).
     """
     generator.to(device).train()
     discriminator.to(device).train()
@@ -129,20 +132,24 @@ def create_train_step(
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=config.learning_rate, betas=betas)
     g_opt = torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=betas)
     shape = (config.batch_size, config.num_channels, config.image_size, config.image_size)
-    real = torch.rand(shape, device=device) * 2 - 1
+    fixed_real = torch.rand(shape, device=device) * 2 - 1
     ones = torch.ones(config.batch_size, 1, device=device)
     zeros = torch.zeros(config.batch_size, 1, device=device)
 
-    def step() -> None:
+    def step(real: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        real = fixed_real if real is None else real
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             discriminator.zero_grad(set_to_none=True)
-            loss(discriminator(real).float(), ones).backward()
+            real_logits = discriminator(real).float()
+            loss(real_logits, ones).backward()
             z = torch.randn(config.batch_size, config.latent_dim, 1, 1, device=device)
             fake = generator(z)
-            loss(discriminator(fake.detach()).float(), zeros).backward()
+            fake_logits = discriminator(fake.detach()).float()
+            loss(fake_logits, zeros).backward()
             d_opt.step()
             generator.zero_grad(set_to_none=True)
             loss(discriminator(fake).float(), ones).backward()
             g_opt.step()
+        return real_logits.detach(), fake_logits.detach()
 
     return step

@@ -13,8 +13,13 @@ draws 16 samples of fixed noise (inference mode, as `gan.sample` does). The imag
 rendered in memory, in parallel, and fed without tf.data; the step is `gan.train.train_step`
 itself.
 
-Writes `samples.npz` (one uint8 N x 64 x 64 x 3 array per variant and seed, plus `real_<data>`)
-and `one_epoch.png` (a row of samples per variant and seed, its D accuracies in the label).
+With `--torch`, each data variant is also trained by PyTorch's own DCGAN (the networks and update
+of `benchmarks/torch_dcgan.py`, float32) on the same images in the same order: a control for
+whether what the generator draws comes from the data and recipe or from this implementation.
+
+Writes `samples.npz` (one uint8 N x 64 x 64 x 3 array per run: `<variant>_seed<k>`,
+`<variant>_torch_seed<k>` for the control, plus `real_<data>`) and `one_epoch.png` (a row of
+samples per run, its D accuracies in the label).
 On an H200 one variant takes about 10 s after rendering; on a 2-core CPU about 17 min.
 """
 
@@ -45,6 +50,12 @@ def define_flags() -> None:
     flags.DEFINE_integer("num_images", 100_000, "Training images rendered per data variant.")
     flags.DEFINE_integer("num_steps", 0, "Steps per run; 0 is one epoch of num_images.")
     flags.DEFINE_integer("num_samples", 16, "Fixed-noise samples drawn per run.")
+    flags.DEFINE_bool(
+        "torch",
+        False,
+        "Also train each data variant with PyTorch's DCGAN (benchmarks/torch_dcgan.py, needs "
+        "requirements-bench.txt), as a control.",
+    )
     flags.mark_flags_as_required(["out"])
 
 
@@ -53,7 +64,25 @@ LARGEST = {"small": 16.0, "medium": 20.0, "large": 24.0, "huge": 28.0}
 FLAT = dict.fromkeys(procedural_shapes.BACKGROUNDS, 0.0)
 # Four shapes whose outlines differ at coarse scale (a disc, corners, a point, arms).
 FOUR_SHAPES = ("circle", "square", "triangle", "plus")
-# Rendering constants of `procedural_shapes` changed by each data variant.
+# Shapes on black, no grain, no texture (MNIST-like): most pixels at the generator's tanh floor.
+LARGER_DARK_CLEAN = {
+    "SIZE_PX": LARGER,
+    "_BG_GREY": (0.0, 0.0),
+    "_BG_TINT": 0.0,
+    "_BG_TEXTURE_AMPLITUDE": FLAT,
+    "_GRAIN": 0.0,
+}
+_independent_factors = procedural_shapes.sample_factors
+
+
+def colour_by_shape(rng: np.random.Generator) -> procedural_shapes.Factors:
+    """The shipped factors, except that each shape always has the colour of the same index: a
+    generator that has settled on a colour (which it learns first) has settled on a shape."""
+    factors = _independent_factors(rng)
+    return factors._replace(color=factors.shape)
+
+
+# Rendering constants (and functions) of `procedural_shapes` changed by each data variant.
 DATA = {
     "shipped": {},
     "larger": {"SIZE_PX": LARGER},
@@ -70,6 +99,10 @@ DATA = {
         "SHAPES": FOUR_SHAPES,
         "FACTORS": procedural_shapes.FACTORS | {"shape": FOUR_SHAPES},
     },
+    "colour_by_shape": {"sample_factors": colour_by_shape},
+    "colour_by_shape_larger": {"sample_factors": colour_by_shape, "SIZE_PX": LARGER},
+    "larger_dark_clean": LARGER_DARK_CLEAN,
+    "larger_dark_clean_colour_by_shape": LARGER_DARK_CLEAN | {"sample_factors": colour_by_shape},
 }
 # Variant name -> (data variant, config overrides): every data variant with the shipped recipe,
 # then recipe variants on the shipped data.
@@ -108,6 +141,14 @@ def render(data: str, num_images: int) -> np.ndarray:
         return np.stack(list(pool.map(_render, range(num_images), chunksize=500)))
 
 
+def batch_indices(num_images: int, batch_size: int, num_steps: int, seed: int) -> np.ndarray:
+    """(num_steps, batch_size) image indices: a fresh permutation per epoch, read in order."""
+    rng = np.random.default_rng(seed)
+    epochs = -(-num_steps * batch_size // num_images)
+    order = np.concatenate([rng.permutation(num_images) for _ in range(epochs)])
+    return order[: num_steps * batch_size].reshape(num_steps, batch_size)
+
+
 def train_one_epoch(
     name: str, pictures: np.ndarray, seed: int, num_steps: int, num_samples: int
 ) -> tuple[np.ndarray, dict]:
@@ -122,17 +163,45 @@ def train_one_epoch(
     step = jax.jit(train.train_step, donate_argnums=0)
     on_device = jax.device_put(pictures)
     gather = jax.jit(lambda data, index: data[index].astype(jnp.float32) / 255.0)
-    # A fresh permutation per epoch, read batch after batch.
-    rng = np.random.default_rng(seed)
-    epochs = -(-num_steps * batch_size // len(pictures))
-    order = np.concatenate([rng.permutation(len(pictures)) for _ in range(epochs)])
     metrics = {}
-    for index in range(num_steps):
-        batch = order[index * batch_size : (index + 1) * batch_size]
+    for batch in batch_indices(len(pictures), batch_size, num_steps, seed):
         state, metrics = step(state, {"image": gather(on_device, batch)})
     z = train.latent_noise(NOISE_SEED, num_samples, config.latent_dim)
     samples = images.to_uint8(jax.device_get(train.generate(state, z)))
     return samples, {key: float(value) for key, value in jax.device_get(metrics).items()}
+
+
+def train_one_epoch_torch(
+    name: str, pictures: np.ndarray, seed: int, num_steps: int, num_samples: int
+) -> tuple[np.ndarray, dict]:
+    """`train_one_epoch` in PyTorch: the networks and update of `benchmarks/torch_dcgan.py`
+    (PyTorch's own DCGAN example), float32, same data order. A control: what both
+    implementations draw is the data's and the recipe's doing, not this project's."""
+    import torch  # the benchmark extra (requirements-bench.txt), needed by this control only
+
+    from benchmarks import torch_dcgan
+
+    config = dcgan.get_config()
+    config.seed = seed
+    batch_size = config.batch_size
+    num_steps = num_steps or len(pictures) // batch_size
+    generator, discriminator = torch_dcgan.create_models(config)
+    step = torch_dcgan.create_train_step(
+        generator, discriminator, config, torch.device("cpu"), bf16=False
+    )
+    metrics = {}
+    for batch in batch_indices(len(pictures), batch_size, num_steps, seed):
+        real = torch.from_numpy(pictures[batch]).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        real_logits, fake_logits = step(real)
+        metrics = {
+            "d_acc_real": float((real_logits > 0).float().mean()),
+            "d_acc_fake": float((fake_logits < 0).float().mean()),
+        }
+    z = torch.from_numpy(np.asarray(train.latent_noise(NOISE_SEED, num_samples, config.latent_dim)))
+    generator.eval()  # BatchNorm running averages, as `gan.sample`
+    with torch.no_grad():
+        samples = generator(z[:, :, None, None]).permute(0, 2, 3, 1).numpy()
+    return images.to_uint8(samples), metrics
 
 
 def draw(rows: list[tuple[str, np.ndarray]]) -> Image.Image:
@@ -159,6 +228,15 @@ def main(argv):
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         raise app.UsageError(f"Unknown variants {unknown}; choose from {list(VARIANTS)}.")
+    recipe_variants = [name for name in names if VARIANTS[name][1]]
+    if FLAGS.torch and recipe_variants:
+        raise app.UsageError(
+            f"--torch trains the shipped recipe only; leave out the recipe variants "
+            f"{recipe_variants}."
+        )
+    trainers = {"": train_one_epoch} | (
+        {" (PyTorch)": train_one_epoch_torch} if FLAGS.torch else {}
+    )
     data = {VARIANTS[name][0]: None for name in names}
     for key in data:
         started = time.time()
@@ -167,19 +245,19 @@ def main(argv):
     arrays = {f"real_{key}": pictures[: FLAGS.num_samples] for key, pictures in data.items()}
     rows = []
     for name in names:
-        for seed in map(int, FLAGS.seeds):
-            started = time.time()
-            pictures = data[VARIANTS[name][0]]
-            samples, metrics = train_one_epoch(
-                name, pictures, seed, FLAGS.num_steps, FLAGS.num_samples
-            )
-            arrays[f"{name}_seed{seed}"] = samples
-            label = (
-                f"{name}, seed {seed}: D accuracy on real {metrics['d_acc_real']:.2f}, "
-                f"on fake {metrics['d_acc_fake']:.2f}"
-            )
-            rows.append((label, samples))
-            print(f"{label} ({time.time() - started:.1f} s)")
+        for framework, trainer in trainers.items():
+            for seed in map(int, FLAGS.seeds):
+                started = time.time()
+                pictures = data[VARIANTS[name][0]]
+                samples, metrics = trainer(name, pictures, seed, FLAGS.num_steps, FLAGS.num_samples)
+                key = f"{name}{'_torch' if framework else ''}_seed{seed}"
+                arrays[key] = samples
+                label = (
+                    f"{name}{framework}, seed {seed}: D accuracy on real "
+                    f"{metrics['d_acc_real']:.2f}, on fake {metrics['d_acc_fake']:.2f}"
+                )
+                rows.append((label, samples))
+                print(f"{label} ({time.time() - started:.1f} s)")
     np.savez_compressed(out / "samples.npz", **arrays)
     draw(rows).save(out / "one_epoch.png")
 

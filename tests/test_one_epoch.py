@@ -19,8 +19,19 @@ def test_variants_change_only_the_rendering_they_name():
     clean = one_epoch.render("largest_clean_flat", 8)
     assert np.all(clean[:, 0, 0] == clean[:, 0, 1])
     assert not np.all(shipped[:, 0, 0] == shipped[:, 0, 1])
-    # The parent process keeps the shipped constants.
+    # On black, nothing but the shape differs from 0.
+    dark = one_epoch.render("larger_dark_clean", 8)
+    assert np.all(dark[:, :4, :4] == 0)
+    # The parent process keeps the shipped constants and factor sampling.
     assert procedural_shapes.SIZE_PX["small"] == 9.0
+    assert procedural_shapes.sample_factors is one_epoch._independent_factors
+
+
+def test_colour_by_shape_ties_only_the_colour():
+    for index in range(50):
+        shipped = procedural_shapes.sample_factors(procedural_shapes.example_rng("train", index))
+        tied = one_epoch.colour_by_shape(procedural_shapes.example_rng("train", index))
+        assert tied == shipped._replace(color=shipped.shape)
 
 
 def test_toy_run_writes_samples_and_picture(tmp_path):
