@@ -74,13 +74,25 @@ def create_discriminator(image_size: int, num_channels: int, ndf: int) -> nn.Mod
     return nn.Sequential(*layers)
 
 
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN's initialisation (the example's `weights_init`): conv weights N(0, 0.02), BatchNorm
+    scales N(1, 0.02) and offsets 0, as `gan.models` initialises its networks."""
+    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
 def create_models(config) -> tuple[nn.Module, nn.Module]:
-    """The generator and discriminator described by `config` (the keys of configs/dcgan.py)."""
+    """The generator and discriminator described by `config` (the keys of configs/dcgan.py),
+    initialised as DCGAN's are."""
     torch.manual_seed(config.seed)
     generator = create_generator(
         config.image_size, config.num_channels, config.latent_dim, config.ngf
     )
-    return generator, create_discriminator(config.image_size, config.num_channels, config.ndf)
+    discriminator = create_discriminator(config.image_size, config.num_channels, config.ndf)
+    return generator.apply(dcgan_init), discriminator.apply(dcgan_init)
 
 
 def num_params(module: nn.Module) -> int:

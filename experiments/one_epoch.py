@@ -13,9 +13,10 @@ draws 16 samples of fixed noise (inference mode, as `gan.sample` does). The imag
 rendered in memory, in parallel, and fed without tf.data; the step is `gan.train.train_step`
 itself.
 
-With `--torch`, each data variant is also trained by PyTorch's own DCGAN (the networks and update
-of `benchmarks/torch_dcgan.py`, float32) on the same images in the same order: a control for
-whether what the generator draws comes from the data and recipe or from this implementation.
+With `--frameworks=jax,torch`, each data variant is also trained by PyTorch's own DCGAN (the
+networks, initialisation and update of `benchmarks/torch_dcgan.py`, float32) on the same images
+in the same order: a control for whether what the generator draws comes from the data and
+recipe or from this implementation.
 
 Writes `samples.npz` (one uint8 N x 64 x 64 x 3 array per run: `<variant>_seed<k>`,
 `<variant>_torch_seed<k>` for the control, plus `real_<data>`) and `one_epoch.png` (a row of
@@ -50,11 +51,11 @@ def define_flags() -> None:
     flags.DEFINE_integer("num_images", 100_000, "Training images rendered per data variant.")
     flags.DEFINE_integer("num_steps", 0, "Steps per run; 0 is one epoch of num_images.")
     flags.DEFINE_integer("num_samples", 16, "Fixed-noise samples drawn per run.")
-    flags.DEFINE_bool(
-        "torch",
-        False,
-        "Also train each data variant with PyTorch's DCGAN (benchmarks/torch_dcgan.py, needs "
-        "requirements-bench.txt), as a control.",
+    flags.DEFINE_list(
+        "frameworks",
+        ["jax"],
+        "Who trains: jax (this project), torch (PyTorch's DCGAN, benchmarks/torch_dcgan.py, "
+        "needs requirements-bench.txt, as a control; data variants only), or both.",
     )
     flags.mark_flags_as_required(["out"])
 
@@ -228,15 +229,16 @@ def main(argv):
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         raise app.UsageError(f"Unknown variants {unknown}; choose from {list(VARIANTS)}.")
+    trainers = {"jax": train_one_epoch, "torch": train_one_epoch_torch}
+    unknown = sorted(set(FLAGS.frameworks) - set(trainers))
     recipe_variants = [name for name in names if VARIANTS[name][1]]
-    if FLAGS.torch and recipe_variants:
+    if unknown:
+        raise app.UsageError(f"Unknown frameworks {unknown}; choose from {list(trainers)}.")
+    if "torch" in FLAGS.frameworks and recipe_variants:
         raise app.UsageError(
-            f"--torch trains the shipped recipe only; leave out the recipe variants "
+            f"The PyTorch control trains the shipped recipe only; leave out the recipe variants "
             f"{recipe_variants}."
         )
-    trainers = {"": train_one_epoch} | (
-        {" (PyTorch)": train_one_epoch_torch} if FLAGS.torch else {}
-    )
     data = {VARIANTS[name][0]: None for name in names}
     for key in data:
         started = time.time()
@@ -245,15 +247,17 @@ def main(argv):
     arrays = {f"real_{key}": pictures[: FLAGS.num_samples] for key, pictures in data.items()}
     rows = []
     for name in names:
-        for framework, trainer in trainers.items():
+        for framework in FLAGS.frameworks:
             for seed in map(int, FLAGS.seeds):
                 started = time.time()
                 pictures = data[VARIANTS[name][0]]
-                samples, metrics = trainer(name, pictures, seed, FLAGS.num_steps, FLAGS.num_samples)
-                key = f"{name}{'_torch' if framework else ''}_seed{seed}"
-                arrays[key] = samples
+                samples, metrics = trainers[framework](
+                    name, pictures, seed, FLAGS.num_steps, FLAGS.num_samples
+                )
+                run = name if framework == "jax" else f"{name}_{framework}"
+                arrays[f"{run}_seed{seed}"] = samples
                 label = (
-                    f"{name}{framework}, seed {seed}: D accuracy on real "
+                    f"{run}, seed {seed}: D accuracy on real "
                     f"{metrics['d_acc_real']:.2f}, on fake {metrics['d_acc_fake']:.2f}"
                 )
                 rows.append((label, samples))

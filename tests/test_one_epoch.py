@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from experiments import one_epoch
@@ -34,23 +35,19 @@ def test_colour_by_shape_ties_only_the_colour():
         assert tied == shipped._replace(color=shipped.shape)
 
 
-def test_toy_run_writes_samples_and_picture(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments.one_epoch",
-            f"--out={tmp_path}",
-            "--variants=shipped,batch_32",
-            "--num_images=256",
-            "--num_steps=2",
-            "--num_samples=4",
-        ],
+def run_one_epoch(*flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.one_epoch", "--num_images=256", "--num_steps=2"]
+        + list(flags),
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_toy_run_writes_samples_and_picture(tmp_path):
+    result = run_one_epoch(f"--out={tmp_path}", "--variants=shipped,batch_32", "--num_samples=4")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "shipped, seed 0: D accuracy on real" in result.stdout
     arrays = np.load(tmp_path / "samples.npz")
@@ -60,3 +57,18 @@ def test_toy_run_writes_samples_and_picture(tmp_path):
     assert arrays["shipped_seed0"].std() > 0  # the generator's output, not a blank array
     with Image.open(tmp_path / "one_epoch.png") as picture:
         assert picture.height > 2 * 64
+
+
+def test_torch_control_trains_data_variants_only(tmp_path):
+    pytest.importorskip("torch")
+    result = run_one_epoch(
+        f"--out={tmp_path}", "--variants=larger_dark_clean", "--frameworks=jax,torch"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "larger_dark_clean_torch, seed 0: D accuracy on real" in result.stdout
+    arrays = np.load(tmp_path / "samples.npz")
+    assert arrays["larger_dark_clean_torch_seed0"].shape == (16, 64, 64, 3)
+    assert arrays["larger_dark_clean_torch_seed0"].std() > 0
+    refused = run_one_epoch(f"--out={tmp_path}", "--variants=ndf_32", "--frameworks=torch")
+    assert refused.returncode != 0
+    assert "shipped recipe only" in refused.stderr

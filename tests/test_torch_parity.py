@@ -41,14 +41,8 @@ def parity_config():
 
 
 def create_torch_models(config):
-    """The PyTorch networks with DCGAN's initialisation (the `weights_init` of the example)."""
+    """The PyTorch networks, with DCGAN's initialisation, in training mode."""
     generator, discriminator = torch_dcgan.create_models(config)
-    for module in [*generator.modules(), *discriminator.modules()]:
-        if isinstance(module, torch.nn.Conv2d | torch.nn.ConvTranspose2d):
-            torch.nn.init.normal_(module.weight, 0.0, 0.02)
-        elif isinstance(module, torch.nn.BatchNorm2d):
-            torch.nn.init.normal_(module.weight, 1.0, 0.02)
-            torch.nn.init.zeros_(module.bias)
     return generator.train(), discriminator.train()
 
 
