@@ -198,7 +198,7 @@ def train_one_epoch_torch(
             "d_acc_real": float((real_logits > 0).float().mean()),
             "d_acc_fake": float((fake_logits < 0).float().mean()),
         }
-    z = torch.from_numpy(np.asarray(train.latent_noise(NOISE_SEED, num_samples, config.latent_dim)))
+    z = torch.from_numpy(np.array(train.latent_noise(NOISE_SEED, num_samples, config.latent_dim)))
     generator.eval()  # BatchNorm running averages, as `gan.sample`
     with torch.no_grad():
         samples = generator(z[:, :, None, None]).permute(0, 2, 3, 1).numpy()
