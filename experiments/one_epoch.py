@@ -182,6 +182,7 @@ def train_one_epoch_torch(
 
     from benchmarks import torch_dcgan
 
+    del name  # a data variant: the shipped recipe (`main` refuses recipe variants)
     config = dcgan.get_config()
     config.seed = seed
     batch_size = config.batch_size
@@ -231,9 +232,9 @@ def main(argv):
         raise app.UsageError(f"Unknown variants {unknown}; choose from {list(VARIANTS)}.")
     trainers = {"jax": train_one_epoch, "torch": train_one_epoch_torch}
     unknown = sorted(set(FLAGS.frameworks) - set(trainers))
-    recipe_variants = [name for name in names if VARIANTS[name][1]]
     if unknown:
         raise app.UsageError(f"Unknown frameworks {unknown}; choose from {list(trainers)}.")
+    recipe_variants = [name for name in names if VARIANTS[name][1]]
     if "torch" in FLAGS.frameworks and recipe_variants:
         raise app.UsageError(
             f"The PyTorch control trains the shipped recipe only; leave out the recipe variants "
