@@ -114,6 +114,8 @@ VARIANTS = {name: (name, {}) for name in DATA} | {
     # Samples from an exponential moving average of G's weights (Yazici et al. 2019).
     "ema_0.99": ("shipped", {"ema_decay": 0.99}),
     "ema_0.999": ("shipped", {"ema_decay": 0.999}),
+    # D learns 4x slower than G (two time-scale rule, Heusel et al. 2017), as D wins early.
+    "d_lr_5e-5": ("shipped", {"d_learning_rate": 5e-5}),
 }
 NOISE_SEED = 42
 
