@@ -144,8 +144,18 @@ def render(data: str, num_images: int) -> np.ndarray:
         return np.stack(list(pool.map(_render, range(num_images), chunksize=500)))
 
 
+def variant_config(name: str, seed: int):
+    """`configs/dcgan.py` with `name`'s overrides (none for a data variant) and `seed`."""
+    config = dcgan.get_config()
+    config.update(VARIANTS[name][1])
+    config.seed = seed
+    return config
+
+
 def batch_indices(num_images: int, batch_size: int, num_steps: int, seed: int) -> np.ndarray:
-    """(num_steps, batch_size) image indices: a fresh permutation per epoch, read in order."""
+    """(steps, batch_size) image indices for `num_steps` (0: one epoch): a fresh permutation
+    per epoch, read in order."""
+    num_steps = num_steps or num_images // batch_size
     rng = np.random.default_rng(seed)
     epochs = -(-num_steps * batch_size // num_images)
     order = np.concatenate([rng.permutation(num_images) for _ in range(epochs)])
@@ -157,17 +167,13 @@ def train_one_epoch(
 ) -> tuple[np.ndarray, dict]:
     """Trains DCGAN with `name`'s overrides on `pictures` for `num_steps` (0: one epoch);
     returns `num_samples` fixed-noise samples and the last step's metrics."""
-    config = dcgan.get_config()
-    config.update(VARIANTS[name][1])
-    config.seed = seed
-    batch_size = config.batch_size
-    num_steps = num_steps or len(pictures) // batch_size
+    config = variant_config(name, seed)
     state = train.create_train_state(config, jax.random.PRNGKey(seed))
     step = jax.jit(train.train_step, donate_argnums=0)
     on_device = jax.device_put(pictures)
     gather = jax.jit(lambda data, index: data[index].astype(jnp.float32) / 255.0)
     metrics = {}
-    for batch in batch_indices(len(pictures), batch_size, num_steps, seed):
+    for batch in batch_indices(len(pictures), config.batch_size, num_steps, seed):
         state, metrics = step(state, {"image": gather(on_device, batch)})
     z = train.latent_noise(NOISE_SEED, num_samples, config.latent_dim)
     samples = images.to_uint8(jax.device_get(train.generate(state, z)))
@@ -184,23 +190,18 @@ def train_one_epoch_torch(
 
     from benchmarks import torch_dcgan
 
-    del name  # a data variant: the shipped recipe (`main` refuses recipe variants)
-    config = dcgan.get_config()
-    config.seed = seed
-    batch_size = config.batch_size
-    num_steps = num_steps or len(pictures) // batch_size
+    config = variant_config(name, seed)  # a data variant: `main` refuses recipe variants
     generator, discriminator = torch_dcgan.create_models(config)
     step = torch_dcgan.create_train_step(
         generator, discriminator, config, torch.device("cpu"), bf16=False
     )
-    metrics = {}
-    for batch in batch_indices(len(pictures), batch_size, num_steps, seed):
+    for batch in batch_indices(len(pictures), config.batch_size, num_steps, seed):
         real = torch.from_numpy(pictures[batch]).permute(0, 3, 1, 2).float() / 127.5 - 1.0
         real_logits, fake_logits = step(real)
-        metrics = {
-            "d_acc_real": float((real_logits > 0).float().mean()),
-            "d_acc_fake": float((fake_logits < 0).float().mean()),
-        }
+    metrics = {  # of the last step, as `train_one_epoch` reports
+        "d_acc_real": float((real_logits > 0).float().mean()),
+        "d_acc_fake": float((fake_logits < 0).float().mean()),
+    }
     z = torch.from_numpy(np.array(train.latent_noise(NOISE_SEED, num_samples, config.latent_dim)))
     generator.eval()  # BatchNorm running averages, as `gan.sample`
     with torch.no_grad():
