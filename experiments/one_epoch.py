@@ -93,7 +93,7 @@ DATA = {
     "largest_clean_flat": {
         "SIZE_PX": LARGEST,
         "_GRAIN": 0.0,
-        "_BLUR_PX": 0.0,
+        "BLUR_PX": 0.0,
         "_BG_TEXTURE_AMPLITUDE": FLAT,
     },
     "four_shapes": {
@@ -105,6 +105,7 @@ DATA = {
     "larger_dark_clean": LARGER_DARK_CLEAN,
     "larger_dark_clean_colour_by_shape": LARGER_DARK_CLEAN | {"sample_factors": colour_by_shape},
 }
+R1_NO_BN_EMA = {"d_norm": "none", "r1_gamma": 1.0, "r1_interval": 4, "ema_decay": 0.999}
 # Variant name -> (data variant, config overrides): every data variant with the shipped recipe,
 # then recipe variants on the shipped data.
 VARIANTS = {name: (name, {}) for name in DATA} | {
@@ -116,6 +117,11 @@ VARIANTS = {name: (name, {}) for name in DATA} | {
     "ema_0.999": ("shipped", {"ema_decay": 0.999}),
     # D learns 4x slower than G (two time-scale rule, Heusel et al. 2017), as D wins early.
     "d_lr_5e-5": ("shipped", {"d_learning_rate": 5e-5}),
+    # A zero-centred penalty on D's gradient at real images (R1, Mescheder et al. 2018) in
+    # place of D's BatchNorm, which lets D judge a batch by its statistics, and G's EMA.
+    "r1_no_bn_ema": ("shipped", R1_NO_BN_EMA),
+    # The same with the betas of StyleGAN2 and R3GAN (no momentum in Adam's first moment).
+    "r1_no_bn_ema_beta0": ("shipped", R1_NO_BN_EMA | {"beta1": 0.0, "beta2": 0.99}),
 }
 NOISE_SEED = 42
 

@@ -1,7 +1,7 @@
 """Scores a checkpoint of a training run: one JSON line on stdout and in the workdir.
 
     python -m gan.evaluate --workdir=runs/dcgan
-    python -m gan.evaluate --workdir=runs/dcgan --step=1000 --metrics=fid,kid,pr,coverage
+    python -m gan.evaluate --workdir=runs/dcgan --step=1000 --metrics=recognisable,fid,coverage
     python -m gan.evaluate --workdir=runs/celeba --metrics=fid,kid,is --extractor=inception
 
 The line holds the step, every metric value and the protocol they were computed with; it is
@@ -35,7 +35,9 @@ def main(argv):
     workdir = pathlib.Path(FLAGS.workdir)
     config = restore.load_run_config(workdir)
     extractor_name = FLAGS.extractor or evaluation.default_extractor(config.dataset)
-    evaluation.check_request(tuple(FLAGS.metrics), extractor_name, FLAGS.num_samples)
+    evaluation.check_request(
+        tuple(FLAGS.metrics), extractor_name, FLAGS.num_samples, config.dataset
+    )
     state = restore.restore_for_sampling(workdir, FLAGS.step, FLAGS.best)
     extractor = evaluation.create_extractor(extractor_name, config, FLAGS.inception_weights)
     result = evaluation.evaluate(

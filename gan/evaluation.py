@@ -16,6 +16,7 @@ from __future__ import annotations  # gan.train imports this module for its loop
 import dataclasses
 import functools
 import json
+import math
 import os
 import pathlib
 import re
@@ -32,13 +33,14 @@ from gan import (
     inception_weights,
     metrics,
     parallel,
+    recognisability,
     shapes_evaluator,
     train,
 )
 from gan.data import pipeline, sources
 from gan.errors import UserError
 
-METRICS = ("fid", "kid", "is", "pr", "coverage")
+METRICS = ("fid", "kid", "is", "pr", "coverage", "recognisable")
 EXTRACTORS = ("inception", "shapes")
 BATCH = 100  # images per extractor call
 EMBEDDED_DATASET = "procedural_shapes"
@@ -50,6 +52,7 @@ PRIMARY_SCORES = {
     "is": ("is", False),
     "pr": ("recall", False),
     "coverage": ("factor_kl", True),
+    "recognisable": ("recognisable", False),
 }
 
 
@@ -178,8 +181,11 @@ def reference_outputs(
     return outputs
 
 
-def check_request(names: tuple[str, ...], extractor_name: str, num_samples: int) -> None:
-    """Refuses unknown metrics, IS or coverage without their network, and too few samples.
+def check_request(
+    names: tuple[str, ...], extractor_name: str, num_samples: int, dataset: str
+) -> None:
+    """Refuses unknown metrics, IS or coverage without their network, recognisability off the
+    embedded dataset, and too few samples.
 
     Raises:
       UserError: what is wrong and what to ask for instead.
@@ -193,6 +199,11 @@ def check_request(names: tuple[str, ...], extractor_name: str, num_samples: int)
         raise UserError(
             "Factor coverage needs the procedural_shapes evaluator (--extractor=shapes), "
             "which only exists for the embedded dataset."
+        )
+    if "recognisable" in names and dataset.split("/")[0] != EMBEDDED_DATASET:
+        raise UserError(
+            f"Recognisability fits the outlines of the {EMBEDDED_DATASET} shapes, so it only "
+            f"scores runs on {EMBEDDED_DATASET}, not on {dataset!r}; drop it from the metrics."
         )
     if num_samples < 10:
         raise UserError(f"--num_samples={num_samples} is too few to score; use at least 10.")
@@ -253,11 +264,12 @@ def evaluate(
     Raises:
       UserError: an impossible request (see `check_request`), or unreadable reference data.
     """
-    check_request(tuple(names), extractor.name, num_samples)
+    check_request(tuple(names), extractor.name, num_samples, config.dataset)
     mesh = parallel.mesh_of(state)
     logging.info("Scoring %d images on %d devices.", num_samples, mesh.size)
     real = reference_outputs(config, extractor, split, num_samples, mesh)
-    fake = extract(extractor, generated_batches(state, num_samples, seed), mesh)
+    generated = list(generated_batches(state, num_samples, seed))
+    fake = extract(extractor, iter(generated), mesh)
     protocol = {
         "extractor": extractor.name,
         "weights_sha256": extractor.weights_hash,
@@ -270,6 +282,10 @@ def evaluate(
         **extractor.metadata,
     }
     scores = compute_metrics(names, real, fake)
+    if "recognisable" in names:
+        fits = recognisability.shape_fits(np.concatenate(generated))
+        scores.update(recognisability.summarise(fits))
+        protocol["recognisable_threshold"] = recognisability.THRESHOLD
     return {"step": int(jax.device_get(state.step)), **scores, "protocol": protocol}
 
 
@@ -299,7 +315,7 @@ class PeriodicEvaluation:
         self.config, self.workdir, self.data = config, workdir, data
         self.names = tuple(name.strip() for name in config.eval_metrics.split(","))
         extractor_name = default_extractor(config.dataset)
-        check_request(self.names, extractor_name, config.num_eval_samples)
+        check_request(self.names, extractor_name, config.num_eval_samples, config.dataset)
         self.extractor = create_extractor(extractor_name, config)
         self.score_key, self.lower_is_better = PRIMARY_SCORES[self.names[0]]
         self.best_manager = checkpointing.create_manager(
@@ -319,7 +335,8 @@ class PeriodicEvaluation:
         if chief:
             logging.info("Evaluation at step %d: %s", step, append_result(self.workdir, result))
         score = result[self.score_key]
-        if self.best is None or (score < self.best["score"]) == self.lower_is_better:
+        better = self.best is None or (score < self.best["score"]) == self.lower_is_better
+        if math.isfinite(score) and better:  # a NaN from a diverged state is never the best
             epoch, batch = divmod(step, self.data.steps_per_epoch)
             position = checkpointing.DataPosition(epoch, batch, self.data.source.num_examples)
             checkpointing.save(self.best_manager, step, state, self.config, position)

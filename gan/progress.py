@@ -26,13 +26,13 @@ METRIC_COLUMNS = (
     ("g_grad_norm", "|grad G|", "{:8.3f}"),
     ("d_grad_norm", "|grad D|", "{:8.3f}"),
 )
+# Scores of an evaluation during training, written (prefixed "eval_") on the row of its step.
+EVAL_FIELDS = ("recognisable", "shape_fit", "fid", "coverage", "factor_kl", "precision", "recall")
 CSV_FIELDS = (
     ("epoch", "step", "epoch_end")
     + tuple(k for k, _, _ in METRIC_COLUMNS)
-    + (
-        "img_per_s",
-        "elapsed_s",
-    )
+    + ("img_per_s", "elapsed_s")
+    + tuple(f"eval_{k}" for k in EVAL_FIELDS)
 )
 
 
@@ -78,6 +78,7 @@ class TrainingTrace:
         self._batch_size = batch_size
         self._is_chief = is_chief
         self._pending: list[dict] = []
+        self._evaluation: dict[str, float] = {}
         self._last_reported = start_step
         self._clock_step = start_step
         self._start_time = self._clock_time = time.perf_counter()
@@ -93,8 +94,15 @@ class TrainingTrace:
         """Measures throughput from `step` on, e.g. once the first step has compiled."""
         self._clock_step, self._clock_time = step, time.perf_counter()
 
+    def add_evaluation(self, scores: dict, seconds: float) -> None:
+        """Puts an evaluation's scores on the next row (the evaluated step's) of `trace.csv`,
+        and keeps the `seconds` it took out of the throughput."""
+        self._evaluation = {f"eval_{k}": scores[k] for k in EVAL_FIELDS if k in scores}
+        self._clock_time += seconds
+
     def report(self, step: int) -> dict[str, float]:
-        """Averages the metrics since the last report and writes one row everywhere.
+        """Averages the metrics since the last report and writes one row everywhere, with the
+        scores of an evaluation added since the last row.
 
         Raises:
           TrainingDiverged: a metric in the window is NaN or infinite.
@@ -154,7 +162,10 @@ class TrainingTrace:
             if new_file:
                 writer.writeheader()
             row = {"epoch": epoch, "step": step, "epoch_end": int(epoch_end), "elapsed_s": elapsed}
-            writer.writerow(row | {k: means[k] for k in CSV_FIELDS if k in means})
+            writer.writerow(
+                row | {k: means[k] for k in CSV_FIELDS if k in means} | self._evaluation
+            )
+        self._evaluation = {}
 
 
 def _truncate_csv(path: pathlib.Path, after_step: int) -> None:

@@ -513,7 +513,17 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
                 trace.record(metrics)
                 if step == start_step + 1:
                     _log_first_step(metrics, trace, step, loop_start)
-                if step % config.log_every_steps == 0 or step % data.steps_per_epoch == 0:
+                evaluated = evaluator is not None and step % config.eval_every_steps == 0
+                if evaluated:  # before the step's row, which shows its scores
+                    started = time.perf_counter()
+                    trace.add_evaluation(
+                        evaluator(state, step, writer), time.perf_counter() - started
+                    )
+                if (
+                    evaluated
+                    or step % config.log_every_steps == 0
+                    or step % data.steps_per_epoch == 0
+                ):
                     trace.report(step)
                 if step % config.sample_every_steps == 0 or step == last_step:
                     write_sample_grid(state, grid_inputs, step, workdir, writer)
@@ -522,8 +532,6 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
                     epoch, batch = divmod(step, data.steps_per_epoch)
                     position = checkpointing.DataPosition(epoch, batch, data.source.num_examples)
                     checkpointing.save(manager, step, state, config, position)
-                if evaluator is not None and step % config.eval_every_steps == 0:
-                    evaluator(state, step, writer)
     finally:
         manager.wait_until_finished()
     return state

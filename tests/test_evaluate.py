@@ -1,5 +1,6 @@
 """Evaluation of a tiny run: the embedded dataset's evaluator, cached references, the CLI."""
 
+import csv
 import json
 import math
 import os
@@ -10,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from gan import evaluation, inception_weights, restore, shapes_evaluator, train
+from gan import evaluation, inception_weights, recognisability, restore, shapes_evaluator, train
 from gan.data import procedural_shapes
 from gan.errors import UserError
 from tests.conftest import REPO_ROOT
@@ -43,11 +44,16 @@ def test_evaluator_round_trips_through_its_file(evaluator, data_dir):
 def test_evaluate_scores_a_run_with_its_protocol(trained_run, evaluator):
     workdir, config, state = trained_run
     extractor = evaluation.create_extractor("shapes", config)
-    names = ("fid", "kid", "pr", "coverage")
+    names = ("fid", "kid", "pr", "coverage", "recognisable")
     result = evaluation.evaluate(state, config, names, 64, extractor)
     assert result["step"] == config.num_train_steps
     for key in ("fid", "kid", "kid_std", "precision", "recall", "coverage", "factor_kl"):
         assert np.isfinite(result[key]), key
+    # Six steps of a tiny model draw no shape; the shares are of nothing recognised.
+    assert 0 <= result["recognisable"] < 0.5 and 0 <= result["shape_fit"] <= 1
+    shares = [result[f"recognisable_{name}"] for name in procedural_shapes.SHAPES]
+    assert sum(shares) == pytest.approx(1.0 if result["recognisable"] else 0.0)
+    assert result["protocol"]["recognisable_threshold"] == recognisability.THRESHOLD
     assert result["fid"] > 0 and 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1
     combinations = math.prod(map(len, procedural_shapes.FACTORS.values()))
     assert 0 < result["coverage_real"] <= 64 / combinations and result["factor_kl"] >= 0
@@ -127,16 +133,17 @@ def test_evaluation_split_over_four_devices_matches_one_device(trained_run, eval
 
 
 @pytest.mark.parametrize(
-    ("names", "extractor", "message"),
+    ("names", "extractor", "dataset", "message"),
     [
-        (("is",), "shapes", "needs ImageNet classes"),
-        (("coverage",), "inception", "needs the procedural_shapes evaluator"),
-        (("fid", "ssim"), "shapes", "Unknown metric"),
+        (("is",), "shapes", "procedural_shapes", "needs ImageNet classes"),
+        (("coverage",), "inception", "procedural_shapes", "needs the procedural_shapes evaluator"),
+        (("fid", "ssim"), "shapes", "procedural_shapes", "Unknown metric"),
+        (("fid", "recognisable"), "inception", "celeb_a", "only scores runs on procedural_shapes"),
     ],
 )
-def test_impossible_requests_are_clear_errors(names, extractor, message):
+def test_impossible_requests_are_clear_errors(names, extractor, dataset, message):
     with pytest.raises(UserError, match=message):
-        evaluation.check_request(names, extractor, 100)
+        evaluation.check_request(names, extractor, 100, dataset)
 
 
 def test_missing_evaluator_names_the_command(tmp_path, tiny_config):
@@ -163,11 +170,18 @@ def test_evaluation_during_training_logs_scores_and_keeps_the_best_state(
 ):
     tiny_config.eval_every_steps = 2
     tiny_config.num_eval_samples = 32
-    tiny_config.eval_metrics = "fid,coverage"
+    tiny_config.eval_metrics = "fid,coverage,recognisable"
     train.train_and_evaluate(tiny_config, str(tmp_path))
     lines = [json.loads(line) for line in (tmp_path / "eval.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [2, 4, 6]
     assert all(np.isfinite(line["fid"]) and "coverage" in line for line in lines)
+    # trace.csv shows each evaluation on its step's row, and only there.
+    with (tmp_path / "trace.csv").open() as f:
+        rows = {int(row["step"]): row for row in csv.DictReader(f)}
+    for line in lines:
+        assert float(rows[line["step"]]["eval_recognisable"]) == line["recognisable"]
+        assert float(rows[line["step"]]["eval_fid"]) == pytest.approx(line["fid"])
+    assert rows[3]["eval_fid"] == ""
     assert {line["protocol"]["num_generated"] for line in lines} == {32}
     best = json.loads((tmp_path / "best_checkpoint" / "best.json").read_text())
     lowest = min(lines, key=lambda line: line["fid"])

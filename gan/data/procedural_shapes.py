@@ -66,7 +66,7 @@ _COLOR_JITTER = 10.0
 _BG_GREY = (60.0, 180.0)
 _BG_TINT = 20.0
 _BG_TEXTURE_AMPLITUDE = {"flat": 0.0, "gradient": 25.0, "vignette": 30.0, "glow": 30.0}
-_BLUR_PX = 0.8  # standard deviation of the Gaussian blur, in pixels
+BLUR_PX = 0.8  # standard deviation of the Gaussian blur, in pixels
 _GRAIN = 12.0  # standard deviation of the per-pixel, per-channel Gaussian grain (0-255 scale)
 
 # Pixel-centre coordinates (float32 keeps rendering fast): columns left to right, rows top to
@@ -151,8 +151,11 @@ def _hexagon(px: np.ndarray, py: np.ndarray, s: float) -> np.ndarray:
     return np.hypot(qx, qy) * np.sign(qy)
 
 
-# Signed distance (pixels, negative inside) of each shape centred at the origin, in label order.
-_SHAPE_SDFS: dict[str, Callable[[np.ndarray, np.ndarray, float], np.ndarray]] = {
+# A shape's outline: signed distance (pixels, negative inside) of points (px, py) to the shape
+# centred at the origin with scale s.
+Outline = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
+# The outline of each shape, in label order.
+OUTLINES: dict[str, Outline] = {
     "circle": _circle,
     "square": _square,
     "triangle": _triangle,
@@ -162,7 +165,7 @@ _SHAPE_SDFS: dict[str, Callable[[np.ndarray, np.ndarray, float], np.ndarray]] = 
     "star": _star,
     "hexagon": _hexagon,
 }
-SHAPES = tuple(_SHAPE_SDFS)
+SHAPES = tuple(OUTLINES)
 
 
 def _direction(rng: np.random.Generator) -> tuple[float, float]:
@@ -244,12 +247,37 @@ def _background(kind: str, rng: np.random.Generator) -> np.ndarray:
     return np.broadcast_to(base.astype(np.float32) + texture[..., None], shape).copy()
 
 
-def draw(factors: Factors, rng: np.random.Generator) -> np.ndarray:
+def coverage(
+    outline: Outline,
+    col: float,
+    row: float,
+    scale: float,
+    rows: slice = slice(None),
+    cols: slice = slice(None),
+) -> np.ndarray:
+    """The fraction of each pixel an outline covers, anti-aliased over one pixel of its edge.
+
+    Args:
+      outline: e.g. `OUTLINES["star"]`.
+      col, row: centre in pixels (columns left to right, rows top to bottom).
+      scale: the outline's scale `s` (about the circumradius), in pixels.
+      rows, cols: the window of the 64x64 image to cover (all of it by default).
+
+    Returns:
+      float32 coverage in [0, 1], the window's shape.
+    """
+    sdf = outline(_COLS[cols] - col, row - _ROWS[rows], scale)
+    return np.clip(0.5 - sdf, 0.0, 1.0)
+
+
+def draw(factors: Factors, rng: np.random.Generator, outline: Outline | None = None) -> np.ndarray:
     """The clean picture of `render`: the shape on its background, before blur and grain.
 
     Args:
       factors: the factors to draw.
       rng: random stream for the nuisances (see `render`).
+      outline: drawn instead of the factors' shape if given (to build controls: the same image
+        with another outline), at the same scale, centre and colour.
 
     Returns:
       A float32 (64, 64, 3) image in [0, 255] (before rounding).
@@ -261,9 +289,8 @@ def draw(factors: Factors, rng: np.random.Generator) -> np.ndarray:
     # Only the shape's bounding box (plus the anti-aliased edge) can differ from the background.
     rows = slice(max(int(row - scale) - 2, 0), min(int(row + scale) + 3, IMAGE_SIZE))
     cols = slice(max(int(col - scale) - 2, 0), min(int(col + scale) + 3, IMAGE_SIZE))
-    sdf = _SHAPE_SDFS[SHAPES[factors.shape]](_COLS[cols] - col, row - _ROWS[rows], scale)
-    # Coverage falls from 1 to 0 across one pixel of the edge: cheap anti-aliasing.
-    alpha = np.clip(0.5 - sdf, 0.0, 1.0)[..., None]
+    outline = outline or OUTLINES[SHAPES[factors.shape]]
+    alpha = coverage(outline, col, row, scale, rows, cols)[..., None]
     color = np.asarray(PALETTE[COLORS[factors.color]]) + rng.uniform(
         -_COLOR_JITTER, _COLOR_JITTER, size=3
     )
@@ -271,7 +298,9 @@ def draw(factors: Factors, rng: np.random.Generator) -> np.ndarray:
     return image
 
 
-def render(factors: Factors, rng: np.random.Generator) -> np.ndarray:
+def render(
+    factors: Factors, rng: np.random.Generator, outline: Outline | None = None
+) -> np.ndarray:
     """Renders one image with the given factors: `draw`, then a slight blur and film grain.
 
     The factors fix what the labels describe; `rng` only draws the nuisances the labels leave
@@ -281,11 +310,14 @@ def render(factors: Factors, rng: np.random.Generator) -> np.ndarray:
     Args:
       factors: the factors to render.
       rng: random stream for the nuisances.
+      outline: drawn instead of the factors' shape if given (see `draw`).
 
     Returns:
       A uint8 image of shape (64, 64, 3).
     """
-    image = scipy.ndimage.gaussian_filter(draw(factors, rng), sigma=(_BLUR_PX, _BLUR_PX, 0.0))
+    image = scipy.ndimage.gaussian_filter(
+        draw(factors, rng, outline), sigma=(BLUR_PX, BLUR_PX, 0.0)
+    )
     image += rng.normal(0.0, _GRAIN, image.shape).astype(np.float32)
     return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
