@@ -39,7 +39,9 @@ def main(argv):
         tuple(FLAGS.metrics), extractor_name, FLAGS.num_samples, config.dataset
     )
     state = restore.restore_for_sampling(workdir, FLAGS.step, FLAGS.best)
-    extractor = evaluation.create_extractor(extractor_name, config, FLAGS.inception_weights)
+    extractor = None
+    if evaluation.needs_features(tuple(FLAGS.metrics)):
+        extractor = evaluation.create_extractor(extractor_name, config, FLAGS.inception_weights)
     result = evaluation.evaluate(
         state, config, tuple(FLAGS.metrics), FLAGS.num_samples, extractor, FLAGS.split, FLAGS.seed
     )

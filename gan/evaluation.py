@@ -40,7 +40,10 @@ from gan import (
 from gan.data import pipeline, sources
 from gan.errors import UserError
 
-METRICS = ("fid", "kid", "is", "pr", "coverage", "recognisable")
+# Metrics computed from a feature network's outputs on generated and real images.
+FEATURE_METRICS = ("fid", "kid", "is", "pr", "coverage")
+# Recognisability reads the generated pictures themselves: no network, no real images.
+METRICS = FEATURE_METRICS + ("recognisable",)
 EXTRACTORS = ("inception", "shapes")
 BATCH = 100  # images per extractor call
 EMBEDDED_DATASET = "procedural_shapes"
@@ -181,8 +184,13 @@ def reference_outputs(
     return outputs
 
 
+def needs_features(names: tuple[str, ...]) -> bool:
+    """Whether any of the metrics needs a feature network (and real reference images)."""
+    return any(name in FEATURE_METRICS for name in names)
+
+
 def check_request(
-    names: tuple[str, ...], extractor_name: str, num_samples: int, dataset: str
+    names: tuple[str, ...], extractor_name: str | None, num_samples: int, dataset: str
 ) -> None:
     """Refuses unknown metrics, IS or coverage without their network, recognisability off the
     embedded dataset, and too few samples.
@@ -243,7 +251,7 @@ def evaluate(
     config,
     names: tuple[str, ...],
     num_samples: int,
-    extractor: Extractor,
+    extractor: Extractor | None,
     split: str = "train",
     seed: int = 0,
 ) -> dict:
@@ -254,7 +262,7 @@ def evaluate(
       config: the run's config (dataset, resolution, data dir).
       names: metrics from `METRICS`.
       num_samples: generated images, and real reference images.
-      extractor: the feature network.
+      extractor: the feature network; None when no metric needs one (`needs_features`).
       split: the reference split.
       seed: seed of the generated images' noise.
 
@@ -264,24 +272,24 @@ def evaluate(
     Raises:
       UserError: an impossible request (see `check_request`), or unreadable reference data.
     """
-    check_request(tuple(names), extractor.name, num_samples, config.dataset)
+    check_request(tuple(names), extractor and extractor.name, num_samples, config.dataset)
     mesh = parallel.mesh_of(state)
     logging.info("Scoring %d images on %d devices.", num_samples, mesh.size)
-    real = reference_outputs(config, extractor, split, num_samples, mesh)
     generated = list(generated_batches(state, num_samples, seed))
-    fake = extract(extractor, iter(generated), mesh)
-    protocol = {
-        "extractor": extractor.name,
-        "weights_sha256": extractor.weights_hash,
-        "resizer": extractor.resizer,
-        "image_size": config.image_size,
-        "num_generated": num_samples,
-        "num_real": num_samples,
-        "reference": f"{config.dataset}:{split}",
-        "noise_seed": seed,
-        **extractor.metadata,
-    }
-    scores = compute_metrics(names, real, fake)
+    protocol = {"image_size": config.image_size, "num_generated": num_samples, "noise_seed": seed}
+    scores = {}
+    if needs_features(names):
+        real = reference_outputs(config, extractor, split, num_samples, mesh)
+        fake = extract(extractor, iter(generated), mesh)
+        scores = compute_metrics(names, real, fake)
+        protocol |= {
+            "extractor": extractor.name,
+            "weights_sha256": extractor.weights_hash,
+            "resizer": extractor.resizer,
+            "num_real": num_samples,
+            "reference": f"{config.dataset}:{split}",
+            **extractor.metadata,
+        }
     if "recognisable" in names:
         fits = recognisability.shape_fits(np.concatenate(generated))
         scores.update(recognisability.summarise(fits))
@@ -316,7 +324,9 @@ class PeriodicEvaluation:
         self.names = tuple(name.strip() for name in config.eval_metrics.split(","))
         extractor_name = default_extractor(config.dataset)
         check_request(self.names, extractor_name, config.num_eval_samples, config.dataset)
-        self.extractor = create_extractor(extractor_name, config)
+        self.extractor = None
+        if needs_features(self.names):
+            self.extractor = create_extractor(extractor_name, config)
         self.score_key, self.lower_is_better = PRIMARY_SCORES[self.names[0]]
         self.best_manager = checkpointing.create_manager(
             workdir, config, checkpointing.BEST_DIRECTORY, keep=1

@@ -195,3 +195,10 @@ def test_evaluation_during_training_logs_scores_and_keeps_the_best_state(
     assert rescored["fid"] == pytest.approx(lowest["fid"], rel=1e-6)
     with pytest.raises(UserError, match="either --step or --best"):
         restore.restore_for_sampling(tmp_path, 2, best=True)
+
+
+def test_recognisability_alone_needs_no_feature_network(trained_run):
+    _, config, state = trained_run
+    result = evaluation.evaluate(state, config, ("recognisable",), 16, extractor=None)
+    assert 0 <= result["recognisable"] <= 1
+    assert "extractor" not in result["protocol"] and "fid" not in result
