@@ -124,7 +124,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.keep_checkpoints = 3
 
     # Evaluation during training (`gan.evaluation`; README "Evaluation").
-    # Steps between evaluations; 0 turns them off. On procedural_shapes they need its evaluator
+    # Steps between evaluations (and one at the last step); 0 turns them off. Feature metrics
+    # (FID...) on procedural_shapes need its evaluator
     # (`python -m gan.train_shapes_evaluator`), elsewhere the FID Inception weights.
     config.eval_every_steps = 0
     # Generated images per evaluation, and real reference images.

@@ -306,7 +306,7 @@ def append_result(workdir: pathlib.Path, result: dict) -> str:
 
 
 class PeriodicEvaluation:
-    """Evaluation inside the training loop, every `config.eval_every_steps`.
+    """Evaluation inside the training loop, every `config.eval_every_steps` and at the last step.
 
     Each evaluation scores `config.num_eval_samples` images with `config.eval_metrics`, writes
     the scores to TensorBoard (`eval/...`), to the console and to WORKDIR/eval.jsonl (with the

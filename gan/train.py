@@ -513,7 +513,9 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
                 trace.record(metrics)
                 if step == start_step + 1:
                     _log_first_step(metrics, trace, step, loop_start)
-                evaluated = evaluator is not None and step % config.eval_every_steps == 0
+                evaluated = evaluator is not None and (
+                    step % config.eval_every_steps == 0 or step == last_step
+                )
                 if evaluated:  # before the step's row, which shows its scores
                     started = time.perf_counter()
                     trace.add_evaluation(
