@@ -122,6 +122,8 @@ VARIANTS = {name: (name, {}) for name in DATA} | {
     "r1_no_bn_ema": ("shipped", R1_NO_BN_EMA),
     # The same with the betas of StyleGAN2 and R3GAN (no momentum in Adam's first moment).
     "r1_no_bn_ema_beta0": ("shipped", R1_NO_BN_EMA | {"beta1": 0.0, "beta2": 0.99}),
+    # A ten times weaker R1.
+    "r1_0.1_no_bn_ema": ("shipped", R1_NO_BN_EMA | {"r1_gamma": 0.1}),
 }
 NOISE_SEED = 42
 
