@@ -13,6 +13,7 @@ from absl import app, flags
 from absl import logging as absl_logging
 
 from gan import parallel
+from gan.preemption import Preempted
 from gan.errors import UserError
 
 
@@ -83,8 +84,9 @@ def entry_point(main):
     """Decorates an absl `main(argv)` with what every command needs.
 
     It refuses stray positional arguments, keeps TensorFlow (which only feeds tf.data) off the
-    GPUs that JAX uses, filters library INFO logs, and turns a `UserError` into its paragraph
-    on stderr and exit status 1.
+    GPUs that JAX uses, filters library INFO logs, turns a `UserError` into its paragraph on
+    stderr and exit status 1, and a stop on a signal into its message and status 128 + the
+    signal's number (143 for SIGTERM, 130 for SIGINT), as schedulers expect.
     """
 
     @functools.wraps(main)
@@ -98,5 +100,8 @@ def entry_point(main):
             return main(argv)
         except UserError as error:
             fail(str(error))
+        except Preempted as stop:
+            print(f"\n{stop}\n", file=sys.stderr, flush=True)
+            sys.exit(stop.exit_status)
 
     return wrapper

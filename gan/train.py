@@ -7,6 +7,7 @@ Data flow: config -> `data.pipeline` batches -> `train_step` on a device mesh ->
 import dataclasses
 import functools
 import pathlib
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +27,7 @@ from gan import (
     images,
     losses,
     parallel,
+    preemption,
     progress,
     regularizers,
     validation,
@@ -460,6 +462,8 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
     Raises:
       UserError: a bad config, unwritable workdir, unknown or missing dataset, incompatible
         checkpoint, or a diverged (NaN/inf) loss.
+      preemption.Preempted: SIGTERM or SIGINT arrived; the state after the step it stopped
+        at is checkpointed, so running again resumes exactly.
     """
     validation.validate_config(config)
     workdir = validation.prepare_workdir(workdir)
@@ -505,9 +509,16 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
         cycled_labels(NUM_GRID_SAMPLES, config.num_classes),  # one class per column for 8
     )
     batches = pipeline.train_batches(data, config, start_step)
+
+    def save_checkpoint(step: int) -> None:
+        trace.report(step)  # refuses to save a state that came from a NaN loss
+        epoch, batch = divmod(step, data.steps_per_epoch)
+        position = checkpointing.DataPosition(epoch, batch, data.source.num_examples)
+        checkpointing.save(manager, step, state, config, position)
+
     loop_start = time.perf_counter()
     try:
-        with metric_writers.ensure_flushes(writer):
+        with metric_writers.ensure_flushes(writer), preemption.StopSignals() as signals:
             for step in range(start_step + 1, last_step + 1):
                 state, metrics = step_fn(state, parallel.global_batch(next(batches), mesh))
                 trace.record(metrics)
@@ -529,14 +540,28 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
                     trace.report(step)
                 if step % config.sample_every_steps == 0 or step == last_step:
                     write_sample_grid(state, grid_inputs, step, workdir, writer)
-                if step % config.checkpoint_every_steps == 0 or step == last_step:
-                    trace.report(step)  # refuses to save a state that came from a NaN loss
-                    epoch, batch = divmod(step, data.steps_per_epoch)
-                    position = checkpointing.DataPosition(epoch, batch, data.source.num_examples)
-                    checkpointing.save(manager, step, state, config, position)
+                checkpointed = step % config.checkpoint_every_steps == 0 or step == last_step
+                if checkpointed:
+                    save_checkpoint(step)
+                if signals.should_stop(step) and step < last_step:
+                    if not checkpointed:
+                        save_checkpoint(step)
+                    manager.wait_until_finished()
+                    raise _preempted(signals.received, step, last_step, workdir)
     finally:
         manager.wait_until_finished()
     return state
+
+
+def _preempted(signal_number: int, step: int, last_step: int, workdir) -> preemption.Preempted:
+    name = signal.Signals(signal_number).name
+    return preemption.Preempted(
+        step,
+        signal_number,
+        f"Stopped on {name} after step {step} of {last_step}; its checkpoint is in "
+        f"{workdir / 'checkpoints'} and trace.csv is complete up to it. Run the same command "
+        "again to continue exactly from there.",
+    )
 
 
 def _log_first_step(metrics, trace: progress.TrainingTrace, step: int, started: float) -> None:

@@ -1,4 +1,5 @@
-"""End-to-end tests of gan/train.py: train, checkpoint, resume (even after kill -9), sample."""
+"""End-to-end tests of gan/train.py: train, checkpoint, resume (even after kill -9 or on a
+signal), sample."""
 
 import csv
 import json
@@ -90,6 +91,58 @@ def test_run_killed_with_sigkill_resumes_exactly(tiny_config, tmp_path):
     resumed = train.train_and_evaluate(tiny_config, str(tmp_path / "killed"))
     uninterrupted = train.train_and_evaluate(tiny_config, str(tmp_path / "uninterrupted"))
     assert int(resumed.step) == steps
+    assert_states_identical(resumed, uninterrupted)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_run_stopped_by_signal_checkpoints_its_step_and_resumes_exactly(
+    tiny_config, tmp_path, stop_signal
+):
+    """SIGTERM (preemption) or SIGINT mid-run: the step it stops at is checkpointed although no
+    checkpoint is due, the trace reaches it, the exit status says which signal, and the rerun
+    ends bitwise where an uninterrupted run does."""
+    steps = 3000
+    overrides = [
+        f"--config.num_train_steps={steps}",
+        "--config.checkpoint_every_steps=100000",
+        "--config.sample_every_steps=100000",
+        "--config.log_every_steps=1",
+        f"--config.data_dir={tiny_config.data_dir}",
+    ]
+    workdir = tmp_path / "stopped"
+    stopped = subprocess.Popen(
+        [sys.executable, "-m", "gan.main", "--config=configs/tiny.py", f"--workdir={workdir}"]
+        + overrides,
+        cwd=REPO_ROOT,
+        env=os.environ | {"JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len((workdir / "trace.csv").read_text().splitlines()) < 3 if (
+            workdir / "trace.csv"
+        ).exists() else True:
+            assert stopped.poll() is None and time.monotonic() < deadline, "training never began"
+            time.sleep(0.01)
+        stopped.send_signal(stop_signal)
+        _, stderr = stopped.communicate(timeout=60)
+    finally:
+        stopped.kill()
+
+    assert stopped.returncode == 128 + stop_signal, stderr
+    assert f"Stopped on {stop_signal.name} after step" in stderr
+    saved = [int(path.name) for path in (workdir / "checkpoints").iterdir() if path.name.isdigit()]
+    assert len(saved) == 1 and 0 < saved[0] < steps
+    with open(workdir / "trace.csv") as f:
+        assert int(list(csv.DictReader(f))[-1]["step"]) == saved[0]
+
+    tiny_config.num_train_steps = steps
+    tiny_config.checkpoint_every_steps = 100000
+    tiny_config.sample_every_steps = 100000
+    resumed = train.train_and_evaluate(tiny_config, str(workdir))
+    uninterrupted = train.train_and_evaluate(tiny_config, str(tmp_path / "uninterrupted"))
     assert_states_identical(resumed, uninterrupted)
 
 
