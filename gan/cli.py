@@ -13,8 +13,8 @@ from absl import app, flags
 from absl import logging as absl_logging
 
 from gan import parallel
-from gan.preemption import Preempted
 from gan.errors import UserError
+from gan.preemption import Preempted
 
 
 def fail(message: str) -> None:

@@ -121,9 +121,11 @@ def test_run_stopped_by_signal_checkpoints_its_step_and_resumes_exactly(
     )
     try:
         deadline = time.monotonic() + 120
-        while len((workdir / "trace.csv").read_text().splitlines()) < 3 if (
-            workdir / "trace.csv"
-        ).exists() else True:
+        while (
+            len((workdir / "trace.csv").read_text().splitlines()) < 3
+            if (workdir / "trace.csv").exists()
+            else True
+        ):
             assert stopped.poll() is None and time.monotonic() < deadline, "training never began"
             time.sleep(0.01)
         stopped.send_signal(stop_signal)
