@@ -3,14 +3,19 @@
 Each checkpoint holds two items: `state` (every array of the `TrainState`) and `meta` (JSON:
 the config values the state depends on and the data position). Orbax writes a step into a
 temporary directory and renames it when complete, so a run killed at any moment, even by
-`kill -9`, leaves only whole checkpoints; the next start resumes from the newest.
+`kill -9`, leaves only whole checkpoints; the next start resumes from the newest. A checkpoint
+damaged afterwards (a truncated or deleted file, a dying disk) is moved aside, never deleted,
+and the run resumes from the newest one that restores (`restore_newest`).
 """
 
 import dataclasses
 import pathlib
+import shutil
 
+import jax
 import orbax.checkpoint as ocp
 from absl import logging
+from jax.experimental import multihost_utils
 
 from gan.errors import UserError
 
@@ -53,6 +58,8 @@ class DataPosition:
 
 # Where evaluation during training keeps the best-scoring state (one checkpoint).
 BEST_DIRECTORY = "best_checkpoint"
+# Where checkpoints that cannot be restored are moved, beside WORKDIR/checkpoints.
+SET_ASIDE_DIRECTORY = "checkpoints_unreadable"
 
 
 def create_manager(
@@ -133,3 +140,55 @@ def restore(manager: ocp.CheckpointManager, abstract_state, step: int):
         step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state))
     )
     return restored.state
+
+
+def restore_newest(manager: ocp.CheckpointManager, abstract_state, config, set_aside: bool):
+    """Restores the newest checkpoint that can be read, skipping damaged ones.
+
+    A checkpoint written by an incompatible config is refused (`check_compatible`); one that
+    cannot be read (missing, truncated or garbage files) is reported in a warning and, with
+    `set_aside`, moved to WORKDIR/checkpoints_unreadable/STEP so that training can go on from
+    the one before. Read-only commands pass `set_aside=False`.
+
+    Returns:
+      (state, step), or None when the manager has no readable checkpoint (or none at all).
+    """
+    for step in reversed(manager.all_steps()):
+        try:
+            check_compatible(manager, config, step)
+            return restore(manager, abstract_state, step), step
+        except UserError:
+            raise
+        except Exception as error:  # noqa: BLE001  (any failure to read means: unusable)
+            _report_unreadable(manager, step, error, set_aside)
+    return None
+
+
+def _report_unreadable(manager, step: int, error: Exception, set_aside: bool) -> None:
+    directory = pathlib.Path(manager.directory)
+    reason = " ".join(str(error).split())[:300]
+    moved = ""
+    if set_aside:
+        destination = directory.parent / SET_ASIDE_DIRECTORY / str(step)
+        if jax.process_index() == 0:
+            destination.parent.mkdir(exist_ok=True)
+            shutil.move(directory / str(step), _unused(destination))
+        multihost_utils.sync_global_devices(f"set aside checkpoint {step}")
+        manager.reload()
+        moved = f" It was moved to {destination.parent}/ (not deleted)."
+    logging.warning(
+        "The checkpoint at step %d in %s cannot be restored (%s: %s).%s Trying the one before.",
+        step,
+        directory,
+        type(error).__name__,
+        reason,
+        moved,
+    )
+
+
+def _unused(path: pathlib.Path) -> pathlib.Path:
+    """`path`, or with a numbered suffix when a checkpoint of that step was set aside before."""
+    candidate, number = path, 1
+    while candidate.exists():
+        candidate, number = path.with_name(f"{path.name}.{number}"), number + 1
+    return candidate

@@ -43,10 +43,26 @@ def restore_for_sampling(
     available = manager.all_steps()
     if not available:
         raise UserError(f"The run in {str(workdir)!r} has no checkpoint yet; train it first.")
-    step = available[-1] if step is None else step
-    if step not in available:
+    if step is not None and step not in available:
         raise UserError(
             f"No checkpoint at step {step} in {str(workdir)!r}; available: {available}."
         )
     state = train.create_sharded_state(config, parallel.create_mesh())
-    return checkpointing.restore(manager, state, step)
+    if step is None:  # the newest that restores; damaged ones are reported, left in place
+        restored = checkpointing.restore_newest(manager, state, config, set_aside=False)
+        if restored is None:
+            raise UserError(
+                f"No checkpoint of the run in {str(workdir)!r} can be restored (steps "
+                f"{available}; the warnings above say what is wrong with each)."
+            )
+        return restored[0]
+    try:
+        return checkpointing.restore(manager, state, step)
+    except Exception as error:  # noqa: BLE001  (any failure to read means: unusable)
+        raise UserError(
+            f"The checkpoint at step {step} in {str(workdir)!r} cannot be restored "
+            f"({type(error).__name__}: {' '.join(str(error).split())[:300]}). Its files are "
+            f"damaged; the run's other checkpoints are at steps "
+            f"{[s for s in available if s != step]}: pass one of them as --step, or leave "
+            "--step out for the newest that restores."
+        ) from None

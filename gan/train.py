@@ -4,6 +4,7 @@ Data flow: config -> `data.pipeline` batches -> `train_step` on a device mesh ->
 `progress.TrainingTrace`, fixed-noise sample grids to PNG/TensorBoard, and `checkpointing`.
 """
 
+import contextlib
 import dataclasses
 import functools
 import pathlib
@@ -31,6 +32,7 @@ from gan import (
     progress,
     regularizers,
     validation,
+    workdir_lock,
 )
 from gan.data import pipeline
 from gan.models import Discriminator, Generator, create_models
@@ -467,21 +469,29 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
     """
     validation.validate_config(config)
     workdir = validation.prepare_workdir(workdir)
+    # Closing the manager waits for the last save, also when an error stops the run.
+    with (
+        workdir_lock.WorkdirLock(workdir),
+        contextlib.closing(checkpointing.create_manager(workdir, config)) as manager,
+    ):
+        return _train(config, workdir, manager)
+
+
+def _train(config, workdir: pathlib.Path, manager) -> TrainState:
+    """`train_and_evaluate` once the workdir is held: resume, then the training loop."""
     mesh = parallel.create_mesh()
-    manager = checkpointing.create_manager(workdir, config)
-    resume_step = manager.latest_step()
-    if resume_step is not None:  # refuse a mismatched checkpoint before any data work
-        checkpointing.check_compatible(manager, config, resume_step)
+    state = create_sharded_state(config, mesh)
+    # Before any data work: a mismatched checkpoint is refused, damaged ones are set aside.
+    resumed = checkpointing.restore_newest(manager, state, config, set_aside=True)
     data = pipeline.prepare(config)
+    if resumed is not None:
+        state, resume_step = resumed
+        logging.info("Resuming from the checkpoint at step %d.", resume_step)
+        checkpointing.warn_if_data_changed(manager, resume_step, data.source.num_examples)
     last_step = num_train_steps(config, data.steps_per_epoch)
     evaluator = None
     if config.eval_every_steps > 0:  # loads the extractor now: a missing one stops us here
         evaluator = evaluation.PeriodicEvaluation(config, workdir, data)
-    state = create_sharded_state(config, mesh)
-    if resume_step is not None:
-        logging.info("Resuming from the checkpoint at step %d.", resume_step)
-        checkpointing.warn_if_data_changed(manager, resume_step, data.source.num_examples)
-        state = checkpointing.restore(manager, state, resume_step)
     start_step = int(jax.device_get(state.step))
     writer = create_writer(workdir)
     write_run_description(config, workdir, writer)
@@ -517,39 +527,29 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
         checkpointing.save(manager, step, state, config, position)
 
     loop_start = time.perf_counter()
-    try:
-        with metric_writers.ensure_flushes(writer), preemption.StopSignals() as signals:
-            for step in range(start_step + 1, last_step + 1):
-                state, metrics = step_fn(state, parallel.global_batch(next(batches), mesh))
-                trace.record(metrics)
-                if step == start_step + 1:
-                    _log_first_step(metrics, trace, step, loop_start)
-                evaluated = evaluator is not None and (
-                    step % config.eval_every_steps == 0 or step == last_step
-                )
-                if evaluated:  # before the step's row, which shows its scores
-                    started = time.perf_counter()
-                    trace.add_evaluation(
-                        evaluator(state, step, writer), time.perf_counter() - started
-                    )
-                if (
-                    evaluated
-                    or step % config.log_every_steps == 0
-                    or step % data.steps_per_epoch == 0
-                ):
-                    trace.report(step)
-                if step % config.sample_every_steps == 0 or step == last_step:
-                    write_sample_grid(state, grid_inputs, step, workdir, writer)
-                checkpointed = step % config.checkpoint_every_steps == 0 or step == last_step
-                if checkpointed:
+    with metric_writers.ensure_flushes(writer), preemption.StopSignals() as signals:
+        for step in range(start_step + 1, last_step + 1):
+            state, metrics = step_fn(state, parallel.global_batch(next(batches), mesh))
+            trace.record(metrics)
+            if step == start_step + 1:
+                _log_first_step(metrics, trace, step, loop_start)
+            evaluated = evaluator is not None and (
+                step % config.eval_every_steps == 0 or step == last_step
+            )
+            if evaluated:  # before the step's row, which shows its scores
+                started = time.perf_counter()
+                trace.add_evaluation(evaluator(state, step, writer), time.perf_counter() - started)
+            if evaluated or step % config.log_every_steps == 0 or step % data.steps_per_epoch == 0:
+                trace.report(step)
+            if step % config.sample_every_steps == 0 or step == last_step:
+                write_sample_grid(state, grid_inputs, step, workdir, writer)
+            checkpointed = step % config.checkpoint_every_steps == 0 or step == last_step
+            if checkpointed:
+                save_checkpoint(step)
+            if signals.should_stop(step) and step < last_step:
+                if not checkpointed:
                     save_checkpoint(step)
-                if signals.should_stop(step) and step < last_step:
-                    if not checkpointed:
-                        save_checkpoint(step)
-                    manager.wait_until_finished()
-                    raise _preempted(signals.received, step, last_step, workdir)
-    finally:
-        manager.wait_until_finished()
+                raise _preempted(signals.received, step, last_step, workdir)
     return state
 
 

@@ -4,6 +4,8 @@ signal), sample."""
 import csv
 import json
 import os
+import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -146,6 +148,85 @@ def test_run_stopped_by_signal_checkpoints_its_step_and_resumes_exactly(
     resumed = train.train_and_evaluate(tiny_config, str(workdir))
     uninterrupted = train.train_and_evaluate(tiny_config, str(tmp_path / "uninterrupted"))
     assert_states_identical(resumed, uninterrupted)
+
+
+def test_second_run_in_a_busy_workdir_is_refused_and_a_dead_runs_lock_is_taken_over(
+    tiny_config, tmp_path
+):
+    workdir = tmp_path / "run"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "gan.main", "--config=configs/tiny.py", f"--workdir={workdir}"]
+        + ["--config.num_train_steps=100000", f"--config.data_dir={tiny_config.data_dir}"],
+        cwd=REPO_ROOT,
+        env=os.environ | {"JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (workdir / "checkpoints" / "3").exists():
+            assert first.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.01)
+        with pytest.raises(
+            UserError, match=f"in use by another training run \\(process {first.pid} "
+        ):
+            train.train_and_evaluate(tiny_config, str(workdir))
+        first.send_signal(signal.SIGKILL)  # leaves .lock behind, no longer held
+        first.wait(timeout=30)
+    finally:
+        first.kill()
+    assert (workdir / ".lock").exists()
+    tiny_config.num_train_steps = (
+        int(max(checkpointing.create_manager(workdir, tiny_config).all_steps())) + 3
+    )
+    state = train.train_and_evaluate(tiny_config, str(workdir))
+    assert int(state.step) == tiny_config.num_train_steps
+
+
+def test_early_error_leaves_one_message_and_no_background_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "gan.main", "--config=configs/tiny.py", f"--workdir={tmp_path}"]
+        + [f"--config.dataset=npz:{tmp_path / 'missing.npz'}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "error:" in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def _damage(checkpoint: pathlib.Path, how: str) -> None:
+    """Damages the largest file of a checkpoint as a full disk, a lost file or a bad disk do."""
+    largest = max((p for p in checkpoint.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    if how == "truncated":
+        largest.write_bytes(largest.read_bytes()[: largest.stat().st_size // 2])
+    elif how == "missing":
+        largest.unlink()
+    else:
+        largest.write_bytes(np.random.default_rng(0).bytes(largest.stat().st_size))
+
+
+@pytest.mark.parametrize("how", ["truncated", "missing", "garbage"])
+def test_damaged_newest_checkpoint_is_set_aside_and_training_resumes_from_the_one_before(
+    trained_run, tmp_path, how
+):
+    source, config, reference = trained_run
+    workdir = tmp_path / "run"
+    shutil.copytree(source, workdir)
+    _damage(workdir / "checkpoints" / "6", how)
+
+    with pytest.raises(UserError, match="step 6 .* cannot be restored"):
+        sample.restore_for_sampling(workdir, step=6)
+    newest_good = sample.restore_for_sampling(workdir, step=None)  # read-only: leaves it there
+    assert int(newest_good.step) == 3
+    assert (workdir / "checkpoints" / "6").exists()
+
+    resumed = train.train_and_evaluate(config, str(workdir))
+    assert (workdir / checkpointing.SET_ASIDE_DIRECTORY / "6").is_dir()  # kept, not deleted
+    assert checkpointing.create_manager(workdir, config).all_steps() == [3, 6]
+    assert_states_identical(resumed, reference)
 
 
 def test_generator_gradient_through_vjp_equals_direct_gradient(tiny_config):
