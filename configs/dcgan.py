@@ -129,6 +129,11 @@ def get_config() -> ml_collections.ConfigDict:
     config.checkpoint_every_steps = 1000
     # Checkpoints kept on disk (oldest deleted first).
     config.keep_checkpoints = 3
+    # A run is marked diverged (a warning; diverged=1 in trace.csv) after this many trace rows
+    # in a row where D's loss is ~0, D is always right and G's gradient is ~0; 0 never.
+    config.divergence_reports = 5
+    # Whether a diverged run also stops (with the last good checkpoint kept).
+    config.stop_on_divergence = False
 
     # Evaluation during training (`gan.evaluation`; README "Evaluation").
     # Steps between evaluations (and one at the last step); 0 turns them off. Feature metrics

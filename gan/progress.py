@@ -2,7 +2,9 @@
 
 Step metrics stay on the device until a report is due, so logging never makes the host wait
 for a step: the only synchronisation is one transfer per report. A report averages the
-metrics of every step since the previous one and refuses non-finite values.
+metrics of every step since the previous one and refuses non-finite values. A game that has
+ended without a NaN (D rejecting everything with certainty, G's gradient gone) is flagged too:
+such a run would otherwise train on for hours and learn nothing.
 """
 
 import csv
@@ -12,6 +14,7 @@ import time
 
 import jax
 import numpy as np
+from absl import logging
 
 from gan.errors import UserError
 
@@ -31,13 +34,28 @@ EVAL_FIELDS = ("recognisable", "shape_fit", "fid", "coverage", "factor_kl", "pre
 CSV_FIELDS = (
     ("epoch", "step", "epoch_end")
     + tuple(k for k, _, _ in METRIC_COLUMNS)
-    + ("img_per_s", "elapsed_s")
+    + ("img_per_s", "elapsed_s", "diverged")
     + tuple(f"eval_{k}" for k in EVAL_FIELDS)
 )
+# A report's means that show a game D has won for good: its loss is ~0, it classifies every
+# real and generated image correctly, and G's gradient has vanished (what a learning rate of
+# 1e4 gives). Healthy runs, even ones D dominates, keep |grad G| well above this.
+DIVERGED_D_LOSS = 1e-3
+DIVERGED_ACCURACY = 0.999
+DIVERGED_G_GRAD_NORM = 1e-3
 
 
 class TrainingDiverged(UserError):
-    """A loss or gradient norm became NaN or infinite."""
+    """A loss or gradient norm became NaN or infinite, or the game ended (`stop_on_divergence`)."""
+
+
+def game_is_over(means: dict[str, float]) -> bool:
+    """Whether a report's means show D winning for good and G no longer learning."""
+    return (
+        means["d_loss"] < DIVERGED_D_LOSS
+        and min(means["d_acc_real"], means["d_acc_fake"]) >= DIVERGED_ACCURACY
+        and means["g_grad_norm"] < DIVERGED_G_GRAD_NORM
+    )
 
 
 def format_duration(seconds: float) -> str:
@@ -59,6 +77,9 @@ class TrainingTrace:
       batch_size: global images per step.
       start_step: the step training starts (or resumes) from.
       is_chief: whether this process prints and writes files.
+      divergence_reports: after this many reports in a row where `game_is_over`, the run is
+        marked diverged (a warning, and 1 in trace.csv's `diverged` column); 0 never does.
+      stop_on_divergence: then also stop, raising `TrainingDiverged`.
     """
 
     def __init__(
@@ -70,6 +91,8 @@ class TrainingTrace:
         batch_size: int,
         start_step: int,
         is_chief: bool,
+        divergence_reports: int = 0,
+        stop_on_divergence: bool = False,
     ):
         self._writer = writer
         self._csv_path = workdir / "trace.csv"
@@ -83,6 +106,9 @@ class TrainingTrace:
         self._clock_step = start_step
         self._start_time = self._clock_time = time.perf_counter()
         self._rows_printed = 0
+        self._divergence_reports = divergence_reports
+        self._stop_on_divergence = stop_on_divergence
+        self._game_over_reports = 0
         if is_chief:
             _truncate_csv(self._csv_path, after_step=start_step)
 
@@ -120,6 +146,7 @@ class TrainingTrace:
                 "workdir's checkpoints/ directory; lower --config.learning_rate (or change the "
                 "seed) and rerun the same command to resume from it."
             )
+        self._check_game(means, step)
         now = time.perf_counter()
         means["img_per_s"] = (step - self._clock_step) * self._batch_size / (now - self._clock_time)
         self._last_reported = self._clock_step = step
@@ -135,6 +162,25 @@ class TrainingTrace:
             self._print_row(epoch, step, epoch_end, means, now - self._start_time)
             self._append_csv(epoch, step, epoch_end, means, now - self._start_time)
         return means
+
+    def _check_game(self, means: dict[str, float], step: int) -> None:
+        """Counts reports in a row where the game is over; sets means["diverged"]."""
+        over = "d_loss" in means and game_is_over(means)
+        self._game_over_reports = self._game_over_reports + 1 if over else 0
+        diverged = 0 < self._divergence_reports <= self._game_over_reports
+        means["diverged"] = float(diverged)
+        if not diverged or self._game_over_reports > self._divergence_reports:
+            return  # warn once, when the count is reached
+        message = (
+            f"Training has diverged by step {step}: for {self._game_over_reports} reports in a "
+            f"row D's loss was below {DIVERGED_D_LOSS}, it classified every real and generated "
+            f"image correctly and G's gradient norm was below {DIVERGED_G_GRAD_NORM}, so G no "
+            "longer learns. Lower --config.learning_rate (or d_learning_rate), or restart from "
+            "an earlier checkpoint; --config.stop_on_divergence=true stops such runs."
+        )
+        if self._stop_on_divergence:
+            raise TrainingDiverged(message)
+        logging.warning("%s Training goes on (trace.csv marks the rows: diverged=1).", message)
 
     def _print_row(self, epoch: int, step: int, epoch_end: bool, means: dict, elapsed: float):
         if self._rows_printed % 25 == 0:

@@ -512,6 +512,8 @@ def _train(config, workdir: pathlib.Path, manager) -> TrainState:
         config.batch_size,
         start_step,
         is_chief=jax.process_index() == 0,
+        divergence_reports=config.divergence_reports,
+        stop_on_divergence=config.stop_on_divergence,
     )
     step_fn = jit_train_step(mesh, parallel.shardings_of(state))
     grid_inputs = (

@@ -105,6 +105,8 @@ def validate_recipe(config) -> None:
         _fail("d_learning_rate", config.d_learning_rate, "use a positive rate or -1 (G's)")
     if not 0 <= config.beta2 < 1:
         _fail("beta2", config.beta2, "Adam's beta2 must lie in [0, 1)")
+    if not isinstance(config.divergence_reports, int) or config.divergence_reports < 0:
+        _fail("divergence_reports", config.divergence_reports, "use a count >= 0 (0: never)")
 
 
 def prepare_workdir(workdir: str) -> pathlib.Path:

@@ -197,6 +197,29 @@ def test_early_error_leaves_one_message_and_no_background_traceback(tmp_path):
     assert "Traceback" not in result.stderr, result.stderr
 
 
+def test_diverged_game_is_flagged_in_the_trace_and_can_stop_the_run(tiny_config, tmp_path):
+    """A learning rate of 1e4 ends the game without a NaN: D certain, G's gradient gone."""
+    tiny_config.learning_rate = 1e4
+    tiny_config.num_train_steps = 40
+    tiny_config.log_every_steps = 1
+    tiny_config.checkpoint_every_steps = tiny_config.sample_every_steps = 40
+    tiny_config.divergence_reports = 3
+    train.train_and_evaluate(tiny_config, str(tmp_path / "flagged"))
+    with open(tmp_path / "flagged" / "trace.csv") as f:
+        flags = [float(row["diverged"]) for row in csv.DictReader(f)]
+    assert flags[-1] == 1.0 and flags[:3] == [0.0, 0.0, 0.0]
+
+    tiny_config.stop_on_divergence = True
+    with pytest.raises(TrainingDiverged, match="has diverged by step"):
+        train.train_and_evaluate(tiny_config, str(tmp_path / "stopped"))
+
+    tiny_config.learning_rate = 2e-4  # a healthy run is never flagged
+    tiny_config.stop_on_divergence = False
+    train.train_and_evaluate(tiny_config, str(tmp_path / "healthy"))
+    with open(tmp_path / "healthy" / "trace.csv") as f:
+        assert all(float(row["diverged"]) == 0.0 for row in csv.DictReader(f))
+
+
 def _damage(checkpoint: pathlib.Path, how: str) -> None:
     """Damages the largest file of a checkpoint as a full disk, a lost file or a bad disk do."""
     largest = max((p for p in checkpoint.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
