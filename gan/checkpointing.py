@@ -8,8 +8,11 @@ damaged afterwards (a truncated or deleted file, a dying disk) is moved aside, n
 and the run resumes from the newest one that restores (`restore_newest`).
 """
 
+import contextlib
 import dataclasses
+import os
 import pathlib
+import re
 import shutil
 
 import jax
@@ -192,3 +195,38 @@ def _unused(path: pathlib.Path) -> pathlib.Path:
     while candidate.exists():
         candidate, number = path.with_name(f"{path.name}.{number}"), number + 1
     return candidate
+
+
+@contextlib.contextmanager
+def write_failures_explained(manager: ocp.CheckpointManager, workdir: pathlib.Path):
+    """Turns a failed write (a full disk, a workdir gone read-only) into one `UserError`.
+
+    Orbax writes each checkpoint into a temporary directory and renames it only when complete,
+    so a failed save leaves the earlier checkpoints as they were; the message names them.
+    Failures inside Orbax's writer threads arrive as TensorStore errors carrying the OS error.
+    """
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as error:
+        text = " ".join(str(error).split())
+        if not isinstance(error, OSError) and "os_error_code" not in text:
+            raise
+        code = re.search(r"os_error_code='(\d+)'", text)
+        reason = os.strerror(int(code.group(1))) if code else getattr(error, "strerror", text)
+        kept = _complete_steps(pathlib.Path(manager.directory))
+        resume = f"resume from step {kept[-1]}" if kept else "start again from step 0"
+        raise UserError(
+            f"Writing to the workdir {str(workdir)!r} failed ({reason}). Training stopped. "
+            f"The checkpoints already written are intact (steps {kept}); an incomplete one is "
+            "only ever in a temporary directory, which the next run removes. Free space on "
+            f"that disk (or make it writable) and run the same command again to {resume}."
+        ) from None
+
+
+def _complete_steps(directory: pathlib.Path) -> list[int]:
+    """Steps with a complete checkpoint directory (Orbax's temporary ones are not)."""
+    if not directory.is_dir():
+        return []
+    return sorted(int(path.name) for path in directory.iterdir() if path.name.isdigit())

@@ -462,17 +462,19 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
       The final train state.
 
     Raises:
-      UserError: a bad config, unwritable workdir, unknown or missing dataset, incompatible
-        checkpoint, or a diverged (NaN/inf) loss.
+      UserError: a bad config, unwritable workdir (also mid-run: a full disk), busy workdir,
+        unknown or missing dataset, incompatible checkpoint, or a diverged (NaN/inf) loss.
       preemption.Preempted: SIGTERM or SIGINT arrived; the state after the step it stopped
         at is checkpointed, so running again resumes exactly.
     """
     validation.validate_config(config)
     workdir = validation.prepare_workdir(workdir)
+    manager = checkpointing.create_manager(workdir, config)
     # Closing the manager waits for the last save, also when an error stops the run.
     with (
+        checkpointing.write_failures_explained(manager, workdir),
         workdir_lock.WorkdirLock(workdir),
-        contextlib.closing(checkpointing.create_manager(workdir, config)) as manager,
+        contextlib.closing(manager),
     ):
         return _train(config, workdir, manager)
 

@@ -220,6 +220,43 @@ def test_diverged_game_is_flagged_in_the_trace_and_can_stop_the_run(tiny_config,
         assert all(float(row["diverged"]) == 0.0 for row in csv.DictReader(f))
 
 
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A 600 kB tmpfs: room for the tiny run's first checkpoint and trace, not its second."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", mount_point])
+    if mounted.returncode:
+        pytest.skip("mounting a tmpfs needs root (CAP_SYS_ADMIN)")
+    yield mount_point
+    subprocess.run(["umount", "-l", mount_point], check=True)
+
+
+def test_full_disk_mid_run_stops_with_a_clear_error_and_keeps_earlier_checkpoints(
+    trained_run, tiny_filesystem, tmp_path
+):
+    _, config, reference = trained_run
+    command = [sys.executable, "-m", "gan.main", "--config=configs/tiny.py"]
+    full = subprocess.run(
+        [*command, f"--workdir={tiny_filesystem / 'run'}", f"--config.data_dir={config.data_dir}"],
+        cwd=REPO_ROOT,
+        env=os.environ | {"JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    message = " ".join(full.stderr.split())  # the paragraph is wrapped
+    assert full.returncode == 1
+    assert "failed (No space left on device). Training stopped." in message
+    workdir = tmp_path / "moved"  # the user frees space: here, the workdir moves to a big disk
+    shutil.copytree(tiny_filesystem / "run", workdir)
+    kept = checkpointing.create_manager(workdir, config).all_steps()
+    assert 6 not in kept  # the step whose save failed is not taken for a checkpoint
+    assert f"intact (steps {kept})" in message
+    resumed = train.train_and_evaluate(config, str(workdir))
+    assert_states_identical(resumed, reference)
+
+
 def _damage(checkpoint: pathlib.Path, how: str) -> None:
     """Damages the largest file of a checkpoint as a full disk, a lost file or a bad disk do."""
     largest = max((p for p in checkpoint.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
