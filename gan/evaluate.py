@@ -48,5 +48,10 @@ def main(argv):
     print(evaluation.append_result(workdir, result))
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `gan-evaluate` console script."""
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -27,5 +27,10 @@ def main(argv):
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `gan-train` console script."""
     app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+    run()

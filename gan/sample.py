@@ -123,6 +123,11 @@ def main(argv):
     print(f"Wrote {FLAGS.num_samples} samples from step {int(state.step)} to {FLAGS.out}")
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `gan-sample` console script."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -342,6 +342,11 @@ def main(argv):
     print(f"Wrote {', '.join(map(str, paths))}")
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `gan-trace` console script."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()
