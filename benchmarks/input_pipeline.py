@@ -7,8 +7,10 @@ What is measured: first the jitted train step, exactly as `benchmarks.train_step
 images/s training consumes. Then `gan.data.pipeline` on two sources, each down both of its paths:
 the config's dataset (the embedded `procedural_shapes` by default, in `--config.data_dir`) and a
 folder of `--folder_images` 64x64 PNGs this script renders into a temporary directory and reads
-as `folder:DIR`. `cached` keeps the config's `cache_max_gb`, so `pipeline.prepare` decodes every
-image into memory once; `streamed` sets it to 0, so every batch is read and decoded by tf.data.
+as `folder:DIR`. `decoded` keeps the config's `cache_max_gb`, so `pipeline.prepare` decodes every
+image into memory once (a first run); `mapped` (tfds sources only) is a later run, which maps the
+decoded images that the first one wrote beside the tfds data; `streamed` sets `cache_max_gb` to
+0, so every batch is read and decoded by tf.data.
 Each row reports `pipeline.prepare` (the one-time cost: folder scan and decodability check, plus
 the decode into memory when cached) apart from the steady state: the images/s of
 `pipeline.train_batches` over `--batches` batches after a few untimed ones, epoch boundaries
@@ -75,7 +77,8 @@ class Row:
 
     Attributes:
       source: the dataset's name and size, for the table.
-      path: `cached` (decoded into memory by `prepare`) or `streamed` (decoded per batch).
+      path: `decoded` (into memory by `prepare`), `mapped` (the decoded images a previous
+        run wrote to disk) or `streamed` (decoded per batch).
       prepare_s: seconds of `pipeline.prepare`.
       img_per_s: steady-state images/s of `pipeline.train_batches`.
     """
@@ -112,7 +115,8 @@ def time_path(config, label: str, path: str) -> Row:
     Args:
       config: the config, its `dataset` set to the source.
       label: the source's name in the table.
-      path: `cached` keeps `config.cache_max_gb`; `streamed` sets it to 0.
+      path: `decoded` removes the decoded-image file first, `mapped` keeps it (both keep
+        `config.cache_max_gb`); `streamed` sets it to 0.
 
     Returns:
       The row.
@@ -123,10 +127,13 @@ def time_path(config, label: str, path: str) -> Row:
     config = copy.deepcopy(config)
     if path == "streamed":
         config.cache_max_gb = 0.0
+    decoded_file = pipeline.decoded_cache_path(sources.load_source(config), config)
+    if path == "decoded" and decoded_file is not None:
+        decoded_file.unlink(missing_ok=True)
     start = time.perf_counter()
     data = pipeline.prepare(config)
     prepare_s = time.perf_counter() - start
-    if path == "cached" and data.cached is None:
+    if path != "streamed" and data.cached is None:
         raise UserError(
             f"{config.dataset!r} does not fit in cache_max_gb={config.cache_max_gb} GiB, so its "
             "cached path cannot be timed. Raise --config.cache_max_gb."
@@ -135,13 +142,16 @@ def time_path(config, label: str, path: str) -> Row:
 
 
 def time_source(config, dataset: str, label: str, train_img_per_s: float) -> list[Row]:
-    """Opens `dataset` once untimed, then times and prints its cached and streamed rows."""
+    """Opens `dataset` once untimed, then times and prints its rows: decoded, mapped (where
+    the source keeps its decoded images) and streamed."""
     config = copy.deepcopy(config)
     config.dataset = dataset
     # Generates the embedded dataset if needed and warms the disk cache, so neither is timed.
-    num_examples = sources.load_source(config).num_examples
+    source = sources.load_source(config)
+    num_examples = source.num_examples
+    paths = ("decoded", "mapped", "streamed") if source.decoded_cache else ("decoded", "streamed")
     rows = []
-    for path in ("cached", "streamed"):
+    for path in paths:
         rows.append(time_path(config, f"{label} ({num_examples:,})", path))
         print_row(rows[-1], train_img_per_s)
     return rows

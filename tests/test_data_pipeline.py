@@ -70,6 +70,20 @@ def test_batches_have_the_training_shape_and_range(data_config):
     assert batch.min() >= 0.0 and batch.max() <= 1.0 and batch.std() > 0.05
 
 
+def test_decoded_images_are_written_once_and_mapped_by_later_runs(tiny_config):
+    path = pipeline.decoded_cache_path(sources.load_source(tiny_config), tiny_config)
+    path.unlink(missing_ok=True)
+    decoded = pipeline.prepare(tiny_config).cached  # a first run: decodes, writes the file
+    assert path.exists() and not isinstance(decoded, np.memmap)
+    mapped = pipeline.prepare(tiny_config).cached  # a later run: maps the file
+    assert isinstance(mapped, np.memmap)
+    np.testing.assert_array_equal(mapped, decoded)
+
+    path.write_bytes(path.read_bytes()[:1000])  # a truncated file is decoded again, rewritten
+    np.testing.assert_array_equal(pipeline.prepare(tiny_config).cached, decoded)
+    np.testing.assert_array_equal(np.load(path), decoded)
+
+
 def _take(iterator, n):
     return np.stack([batch["image"] for batch in itertools.islice(iterator, n)])
 

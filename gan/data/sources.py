@@ -43,6 +43,9 @@ class Source:
       decode: record -> uint8 (H, W, num_channels) image tensor.
       skipped: files left out because they could not be decoded (folders only).
       labels: int32 class of every record, in the same order; None unless conditional.
+      decoded_cache: where the decoded images of this share may be kept between runs, as
+        (directory, name); None where the data can change under the same name (folders) or
+        is not encoded (npz).
     """
 
     name: str
@@ -51,6 +54,7 @@ class Source:
     decode: Callable[[tf.Tensor], tf.Tensor]
     skipped: tuple[str, ...] = ()
     labels: np.ndarray | None = None
+    decoded_cache: tuple[pathlib.Path, str] | None = None
 
 
 def load_source(config, whole: bool = False) -> Source:
@@ -128,6 +132,8 @@ def _tfds_source(config, shares: int, share: int) -> Source:
         num_examples=int(examples.cardinality()),  # tfds datasets know their size
         decode=lambda record: decode_image(record, config.num_channels),
         labels=_read_labels(builder, examples, config) if config.get("num_classes", 0) else None,
+        # A prepared tfds version never changes: its directory can hold the decoded images.
+        decoded_cache=(pathlib.Path(builder.data_dir), f"{config.image_key}-{split[share]}"),
     )
 
 
