@@ -136,6 +136,16 @@ def test_make_example_is_identical_in_a_fresh_process():
     assert output[1].strip() == str(tuple(factors))
 
 
+def test_parallel_rendering_gives_the_same_examples_in_order(monkeypatch):
+    monkeypatch.setattr(ps, "RENDER_BLOCK", 100)  # several blocks in flight, one cut short
+    parallel = list(ps.render_examples("train", 450, workers=2))
+    assert len(parallel) == 450
+    for index in (0, 99, 100, 333, 449):
+        image, factors = ps.make_example("train", index)
+        np.testing.assert_array_equal(parallel[index][0], image)
+        assert parallel[index][1] == factors
+
+
 def test_train_and_test_differ():
     train = [ps.make_example("train", i) for i in range(32)]
     test = [ps.make_example("test", i) for i in range(32)]

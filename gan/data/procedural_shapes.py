@@ -13,8 +13,13 @@ evaluation render images for chosen factors (`render`) and measure which factor 
 generator covers, i.e. make mode collapse measurable.
 """
 
+import collections
+import concurrent.futures
 import dataclasses
+import functools
 import math
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
@@ -409,6 +414,45 @@ class ProceduralShapes(tfds.core.GeneratorBasedBuilder):
         }
 
     def _generate_examples(self, split: str, num_examples: int) -> Iterator[tuple[int, dict]]:
-        for index in range(num_examples):
-            image, factors = make_example(split, index)
+        for index, (image, factors) in enumerate(render_examples(split, num_examples)):
             yield index, {"image": image, **factors._asdict()}
+
+
+# Below this many images one process renders them: starting workers would cost more.
+PARALLEL_MIN_EXAMPLES = 5_000
+# Images rendered per block; a few blocks are in flight at once, which bounds the memory held.
+RENDER_BLOCK = 2_048
+
+
+def render_examples(
+    split: str, num_examples: int, workers: int | None = None
+) -> Iterator[tuple[np.ndarray, Factors]]:
+    """`make_example(split, i)` for i = 0 .. num_examples - 1, in order, on every CPU core.
+
+    Every example is a pure function of (split, index), so the images are the same whichever
+    process renders them, and so are the dataset's bytes. Rendering is most of the generation
+    time; tfds encodes and writes in this process meanwhile. The workers are spawned, not
+    forked: forking a process in which TensorFlow or JAX has started its threads can deadlock.
+
+    Args:
+      split: "train" or "test".
+      num_examples: how many, from index 0.
+      workers: processes that render (default: one per CPU core; 0 renders here, as does any
+        count below PARALLEL_MIN_EXAMPLES when workers is None).
+    """
+    if workers is None:
+        workers = (os.cpu_count() or 1) if num_examples >= PARALLEL_MIN_EXAMPLES else 0
+    if workers == 0:
+        yield from (make_example(split, index) for index in range(num_examples))
+        return
+    render = functools.partial(make_example, split)
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        in_flight = collections.deque()
+        for start in range(0, num_examples, RENDER_BLOCK):
+            block = range(start, min(start + RENDER_BLOCK, num_examples))
+            in_flight.append(pool.map(render, block, chunksize=64))
+            if len(in_flight) > 2:
+                yield from in_flight.popleft()
+        while in_flight:
+            yield from in_flight.popleft()
