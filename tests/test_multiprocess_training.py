@@ -157,3 +157,58 @@ def test_multiprocess_setting_errors_say_what_to_give(monkeypatch):
     monkeypatch.setenv("JAX_PROCESS_ID", "first")
     with pytest.raises(UserError, match="JAX_PROCESS_ID='first' must be a whole number"):
         parallel.initialize_distributed("host:1234", 2, None)
+
+
+def test_sigterm_to_one_process_stops_every_process_after_the_same_step(tmp_path):
+    """Preemption reaches one host: JAX's preemption service makes all of them stop after one
+    agreed step, which is checkpointed once, whole."""
+    env = os.environ | {
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        "JAX_PLATFORMS": "cpu",
+        "JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir,
+        "JAX_DISABLE_MOST_OPTIMIZATIONS": "1",
+    }
+    workdir = tmp_path / "run"
+    command = [sys.executable, "-m", "gan.main", "--config=configs/tiny.py", f"--workdir={workdir}"]
+    command += [
+        f"--config.dataset={_write_dataset(tmp_path / 'images.npz')}",
+        "--config.num_train_steps=100000",
+        "--config.checkpoint_every_steps=100000",
+        "--config.sample_every_steps=100000",
+        "--config.log_every_steps=1",
+        f"--coordinator_address=localhost:{_free_port()}",
+        "--num_processes=2",
+    ]
+    processes = []
+    try:
+        for index in range(2):
+            processes.append(
+                subprocess.Popen(
+                    [*command, f"--process_id={index}"],
+                    cwd=REPO_ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    start_new_session=True,
+                )
+            )
+        deadline = time.monotonic() + TIMEOUT_S
+        trace = workdir / "trace.csv"
+        while not trace.exists() or len(trace.read_text().splitlines()) < 4:
+            assert all(p.poll() is None for p in processes), "a process ended early"
+            assert time.monotonic() < deadline, "training never began"
+            time.sleep(0.05)
+        processes[1].send_signal(signal.SIGTERM)
+        outputs = [p.communicate(timeout=deadline - time.monotonic())[1] for p in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    for process, stderr in zip(processes, outputs, strict=True):
+        assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    stopped_at = {int(stderr.split("after step ")[1].split()[0]) for stderr in outputs}
+    assert len(stopped_at) == 1  # the same step on both
+    manager = checkpointing.create_manager(workdir, sample.load_run_config(workdir))
+    assert manager.all_steps() == list(stopped_at)
