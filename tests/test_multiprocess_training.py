@@ -40,11 +40,10 @@ def _write_dataset(path) -> str:
     return f"npz:{path}"
 
 
-def _run(workdir, num_processes: int, devices: int, *overrides) -> list[str]:
-    """Trains configs/tiny.py with `num_processes` x `devices`; returns each process's stderr.
+def _start(workdir, num_processes: int, devices: int, *overrides, stdout=subprocess.PIPE):
+    """Starts configs/tiny.py training with `num_processes` x `devices`; returns the processes.
 
-    Every process leads its own process group, killed whatever happens, so a hung or failed
-    run leaves no process behind.
+    Every process leads its own process group, so `_kill_leftovers` can end a hung run whole.
     """
     env = os.environ | {
         "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
@@ -58,27 +57,41 @@ def _run(workdir, num_processes: int, devices: int, *overrides) -> list[str]:
         command += [f"--coordinator_address=localhost:{_free_port()}"]
         command += [f"--num_processes={num_processes}"]
     processes = []
-    try:
-        for index in range(num_processes):
-            flag = [f"--process_id={index}"] if num_processes > 1 else []
-            processes.append(
-                subprocess.Popen(
-                    command + flag,
-                    cwd=REPO_ROOT,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    start_new_session=True,
-                )
+    for index in range(num_processes):
+        flag = [f"--process_id={index}"] if num_processes > 1 else []
+        processes.append(
+            subprocess.Popen(
+                command + flag,
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
             )
+        )
+    return processes
+
+
+def _kill_leftovers(processes) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _run(workdir, num_processes: int, devices: int, *overrides) -> list[str]:
+    """Trains configs/tiny.py with `num_processes` x `devices`; returns each process's output.
+
+    A hung or failed run leaves no process behind.
+    """
+    processes = []
+    try:
+        processes = _start(workdir, num_processes, devices, *overrides)
         deadline = time.monotonic() + TIMEOUT_S
         outputs = [p.communicate(timeout=deadline - time.monotonic()) for p in processes]
     finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        _kill_leftovers(processes)
     for index, (process, (_, stderr)) in enumerate(zip(processes, outputs, strict=True)):
         assert process.returncode == 0, f"process {index} failed:\n{stderr[-3000:]}"
     return [stdout + stderr for stdout, stderr in outputs]
@@ -162,37 +175,20 @@ def test_multiprocess_setting_errors_say_what_to_give(monkeypatch):
 def test_sigterm_to_one_process_stops_every_process_after_the_same_step(tmp_path):
     """Preemption reaches one host: JAX's preemption service makes all of them stop after one
     agreed step, which is checkpointed once, whole."""
-    env = os.environ | {
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-        "JAX_PLATFORMS": "cpu",
-        "JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir,
-        "JAX_DISABLE_MOST_OPTIMIZATIONS": "1",
-    }
     workdir = tmp_path / "run"
-    command = [sys.executable, "-m", "gan.main", "--config=configs/tiny.py", f"--workdir={workdir}"]
-    command += [
-        f"--config.dataset={_write_dataset(tmp_path / 'images.npz')}",
-        "--config.num_train_steps=100000",
-        "--config.checkpoint_every_steps=100000",
-        "--config.sample_every_steps=100000",
-        "--config.log_every_steps=1",
-        f"--coordinator_address=localhost:{_free_port()}",
-        "--num_processes=2",
-    ]
     processes = []
     try:
-        for index in range(2):
-            processes.append(
-                subprocess.Popen(
-                    [*command, f"--process_id={index}"],
-                    cwd=REPO_ROOT,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    start_new_session=True,
-                )
-            )
+        processes = _start(
+            workdir,
+            2,
+            2,
+            f"--config.dataset={_write_dataset(tmp_path / 'images.npz')}",
+            "--config.num_train_steps=100000",
+            "--config.checkpoint_every_steps=100000",
+            "--config.sample_every_steps=100000",
+            "--config.log_every_steps=1",
+            stdout=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + TIMEOUT_S
         trace = workdir / "trace.csv"
         while not trace.exists() or len(trace.read_text().splitlines()) < 4:
@@ -202,10 +198,7 @@ def test_sigterm_to_one_process_stops_every_process_after_the_same_step(tmp_path
         processes[1].send_signal(signal.SIGTERM)
         outputs = [p.communicate(timeout=deadline - time.monotonic())[1] for p in processes]
     finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        _kill_leftovers(processes)
     for process, stderr in zip(processes, outputs, strict=True):
         assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
     stopped_at = {int(stderr.split("after step ")[1].split()[0]) for stderr in outputs}

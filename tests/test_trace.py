@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from configs import dcgan, tiny
+from configs import dcgan_paper, tiny
 from gan import models, resnet, trace, train
 from gan.errors import UserError
 from tests.conftest import REPO_ROOT
@@ -63,7 +63,7 @@ def test_resnet_stages_are_its_blocks_in_flow_order(image_size):
 
 
 def test_generator_sows_its_stages_by_name():
-    config = dcgan.get_config()
+    config = dcgan_paper.get_config()  # the paper's widths
     generator, _ = models.create_models(config)
     z = jnp.zeros((2, config.latent_dim))
     variables = jax.eval_shape(lambda: generator.init(jax.random.PRNGKey(0), z, train=False))

@@ -60,6 +60,28 @@ def test_stopped_and_resumed_run_is_bitwise_identical(trained_run, tiny_config, 
     assert_states_identical(resumed, trained_run[2])
 
 
+def _start_training(workdir, *overrides, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    """`python -m gan.main --config=configs/tiny.py` on `workdir` in a subprocess, sharing this
+    session's compilation cache."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gan.main", "--config=configs/tiny.py", f"--workdir={workdir}"]
+        + list(overrides),
+        cwd=REPO_ROOT,
+        env=os.environ | {"JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir},
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+    )
+
+
+def _wait_until(ready, process: subprocess.Popen, what: str) -> None:
+    """Polls `ready()` while `process` runs, for up to two minutes."""
+    deadline = time.monotonic() + 120
+    while not ready():
+        assert process.poll() is None and time.monotonic() < deadline, f"{what} never happened"
+        time.sleep(0.01)
+
+
 def test_run_killed_with_sigkill_resumes_exactly(tiny_config, tmp_path):
     steps = 30
     overrides = [
@@ -69,19 +91,9 @@ def test_run_killed_with_sigkill_resumes_exactly(tiny_config, tmp_path):
         "--config.log_every_steps=30",
         f"--config.data_dir={tiny_config.data_dir}",
     ]
-    command = [sys.executable, "-m", "gan.main", "--config=configs/tiny.py"]
-    killed = subprocess.Popen(
-        [*command, f"--workdir={tmp_path / 'killed'}", *overrides],
-        cwd=REPO_ROOT,
-        env=os.environ | {"JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    killed = _start_training(tmp_path / "killed", *overrides)
     try:
-        deadline = time.monotonic() + 120
-        while not (tmp_path / "killed" / "checkpoints" / "3").exists():
-            assert killed.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.01)
+        _wait_until((tmp_path / "killed" / "checkpoints" / "3").exists, killed, "a checkpoint")
         killed.send_signal(signal.SIGKILL)
         assert killed.wait(timeout=30) == -signal.SIGKILL
     finally:
@@ -112,24 +124,12 @@ def test_run_stopped_by_signal_checkpoints_its_step_and_resumes_exactly(
         f"--config.data_dir={tiny_config.data_dir}",
     ]
     workdir = tmp_path / "stopped"
-    stopped = subprocess.Popen(
-        [sys.executable, "-m", "gan.main", "--config=configs/tiny.py", f"--workdir={workdir}"]
-        + overrides,
-        cwd=REPO_ROOT,
-        env=os.environ | {"JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    stopped = _start_training(workdir, *overrides, stderr=subprocess.PIPE)
+    trace = workdir / "trace.csv"
     try:
-        deadline = time.monotonic() + 120
-        while (
-            len((workdir / "trace.csv").read_text().splitlines()) < 3
-            if (workdir / "trace.csv").exists()
-            else True
-        ):
-            assert stopped.poll() is None and time.monotonic() < deadline, "training never began"
-            time.sleep(0.01)
+        _wait_until(
+            lambda: trace.exists() and len(trace.read_text().splitlines()) >= 3, stopped, "a step"
+        )
         stopped.send_signal(stop_signal)
         _, stderr = stopped.communicate(timeout=60)
     finally:
@@ -154,19 +154,11 @@ def test_second_run_in_a_busy_workdir_is_refused_and_a_dead_runs_lock_is_taken_o
     tiny_config, tmp_path
 ):
     workdir = tmp_path / "run"
-    first = subprocess.Popen(
-        [sys.executable, "-m", "gan.main", "--config=configs/tiny.py", f"--workdir={workdir}"]
-        + ["--config.num_train_steps=100000", f"--config.data_dir={tiny_config.data_dir}"],
-        cwd=REPO_ROOT,
-        env=os.environ | {"JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    first = _start_training(
+        workdir, "--config.num_train_steps=100000", f"--config.data_dir={tiny_config.data_dir}"
     )
     try:
-        deadline = time.monotonic() + 120
-        while not (workdir / "checkpoints" / "3").exists():
-            assert first.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.01)
+        _wait_until((workdir / "checkpoints" / "3").exists, first, "a checkpoint")
         with pytest.raises(
             UserError, match=f"in use by another training run \\(process {first.pid} "
         ):
