@@ -59,6 +59,8 @@ class DataPosition:
     num_examples: int
 
 
+# Where training keeps its checkpoints, under the workdir.
+DIRECTORY = "checkpoints"
 # Where evaluation during training keeps the best-scoring state (one checkpoint).
 BEST_DIRECTORY = "best_checkpoint"
 # Where checkpoints that cannot be restored are moved, beside WORKDIR/checkpoints.
@@ -66,7 +68,7 @@ SET_ASIDE_DIRECTORY = "checkpoints_unreadable"
 
 
 def create_manager(
-    workdir: pathlib.Path, config, directory: str = "checkpoints", keep: int | None = None
+    workdir: pathlib.Path, config, directory: str = DIRECTORY, keep: int | None = None
 ) -> ocp.CheckpointManager:
     """A manager under WORKDIR/`directory` that keeps the last `keep` checkpoints (default
     `config.keep_checkpoints`)."""
@@ -167,9 +169,13 @@ def restore_newest(manager: ocp.CheckpointManager, abstract_state, config, set_a
     return None
 
 
+def describe_failure(error: Exception) -> str:
+    """A failed restore's type and the start of its message, on one line."""
+    return f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
+
+
 def _report_unreadable(manager, step: int, error: Exception, set_aside: bool) -> None:
     directory = pathlib.Path(manager.directory)
-    reason = " ".join(str(error).split())[:300]
     moved = ""
     if set_aside:
         destination = directory.parent / SET_ASIDE_DIRECTORY / str(step)
@@ -180,11 +186,10 @@ def _report_unreadable(manager, step: int, error: Exception, set_aside: bool) ->
         manager.reload()
         moved = f" It was moved to {destination.parent}/ (not deleted)."
     logging.warning(
-        "The checkpoint at step %d in %s cannot be restored (%s: %s).%s Trying the one before.",
+        "The checkpoint at step %d in %s cannot be restored (%s).%s Trying the one before.",
         step,
         directory,
-        type(error).__name__,
-        reason,
+        describe_failure(error),
         moved,
     )
 
@@ -198,7 +203,7 @@ def _unused(path: pathlib.Path) -> pathlib.Path:
 
 
 @contextlib.contextmanager
-def write_failures_explained(manager: ocp.CheckpointManager, workdir: pathlib.Path):
+def write_failures_explained(workdir: pathlib.Path):
     """Turns a failed write (a full disk, a workdir gone read-only) into one `UserError`.
 
     Orbax writes each checkpoint into a temporary directory and renames it only when complete,
@@ -214,11 +219,12 @@ def write_failures_explained(manager: ocp.CheckpointManager, workdir: pathlib.Pa
         if not isinstance(error, OSError) and "os_error_code" not in text:
             raise
         code = re.search(r"os_error_code='(\d+)'", text)
-        reason = os.strerror(int(code.group(1))) if code else getattr(error, "strerror", text)
-        kept = _complete_steps(pathlib.Path(manager.directory))
+        reason = os.strerror(int(code.group(1))) if code else getattr(error, "strerror", None)
+        kept = _complete_steps(workdir / DIRECTORY)
         resume = f"resume from step {kept[-1]}" if kept else "start again from step 0"
         raise UserError(
-            f"Writing to the workdir {str(workdir)!r} failed ({reason}). Training stopped. "
+            f"Writing to the workdir {str(workdir)!r} failed ({reason or text[:300]}). Training "
+            "stopped. "
             f"The checkpoints already written are intact (steps {kept}); an incomplete one is "
             "only ever in a temporary directory, which the next run removes. Free space on "
             f"that disk (or make it writable) and run the same command again to {resume}."
@@ -226,7 +232,8 @@ def write_failures_explained(manager: ocp.CheckpointManager, workdir: pathlib.Pa
 
 
 def _complete_steps(directory: pathlib.Path) -> list[int]:
-    """Steps with a complete checkpoint directory (Orbax's temporary ones are not)."""
+    """Steps with a complete checkpoint directory (Orbax's temporary ones are not), read from
+    the disk: after a failed save the manager's own list may already count the failed step."""
     if not directory.is_dir():
         return []
     return sorted(int(path.name) for path in directory.iterdir() if path.name.isdigit())

@@ -21,11 +21,10 @@ from jax.experimental import multihost_utils
 
 
 class Preempted(Exception):
-    """Training stopped on a signal after checkpointing `step` (exit status 128 + signal)."""
+    """Training stopped on a signal after checkpointing its step (exit status 128 + signal)."""
 
-    def __init__(self, step: int, signal_number: int, message: str):
+    def __init__(self, signal_number: int, message: str):
         super().__init__(message)
-        self.step = step
         self.exit_status = 128 + signal_number
 
 

@@ -61,8 +61,8 @@ def restore_for_sampling(
     except Exception as error:  # noqa: BLE001  (any failure to read means: unusable)
         raise UserError(
             f"The checkpoint at step {step} in {str(workdir)!r} cannot be restored "
-            f"({type(error).__name__}: {' '.join(str(error).split())[:300]}). Its files are "
-            f"damaged; the run's other checkpoints are at steps "
+            f"({checkpointing.describe_failure(error)}). Its files are damaged; the run's "
+            "other checkpoints are at steps "
             f"{[s for s in available if s != step]}: pass one of them as --step, or leave "
             "--step out for the newest that restores."
         ) from None

@@ -469,12 +469,13 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
     """
     validation.validate_config(config)
     workdir = validation.prepare_workdir(workdir)
-    manager = checkpointing.create_manager(workdir, config)
-    # Closing the manager waits for the last save, also when an error stops the run.
+    # The lock comes first: creating a manager removes unfinished checkpoints, which in a
+    # workdir in use are another run's saves in progress. Closing the manager waits for the last
+    # save, also when an error stops the run.
     with (
-        checkpointing.write_failures_explained(manager, workdir),
         workdir_lock.WorkdirLock(workdir),
-        contextlib.closing(manager),
+        checkpointing.write_failures_explained(workdir),
+        contextlib.closing(checkpointing.create_manager(workdir, config)) as manager,
     ):
         return _train(config, workdir, manager)
 
@@ -560,11 +561,10 @@ def _train(config, workdir: pathlib.Path, manager) -> TrainState:
 def _preempted(signal_number: int, step: int, last_step: int, workdir) -> preemption.Preempted:
     name = signal.Signals(signal_number).name
     return preemption.Preempted(
-        step,
         signal_number,
         f"Stopped on {name} after step {step} of {last_step}; its checkpoint is in "
-        f"{workdir / 'checkpoints'} and trace.csv is complete up to it. Run the same command "
-        "again to continue exactly from there.",
+        f"{workdir / checkpointing.DIRECTORY} and trace.csv is complete up to it. Run the "
+        "same command again to continue exactly from there.",
     )
 
 
