@@ -41,10 +41,12 @@ def normal_init(mean: float, stddev: float) -> nn.initializers.Initializer:
 WEIGHT_INIT = normal_init(0.0, 0.02)
 
 
-# Momentum 0.9 is PyTorch's BatchNorm default (its `momentum=0.1` weighs the new batch by 0.1).
+# Weight of the old running statistics in each update: PyTorch's BatchNorm default (its
+# `momentum=0.1` weighs the new batch by 0.1).
+BATCHNORM_MOMENTUM = 0.9
 BatchNorm = functools.partial(
     nn.BatchNorm,
-    momentum=0.9,
+    momentum=BATCHNORM_MOMENTUM,
     epsilon=1e-5,
     scale_init=normal_init(1.0, 0.02),
     bias_init=nn.initializers.zeros,

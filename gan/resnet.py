@@ -40,6 +40,8 @@ Conv3x3 = functools.partial(
 Conv1x1 = functools.partial(
     nn.Conv, kernel_size=(1, 1), padding=0, kernel_init=nn.initializers.xavier_uniform()
 )
+# The momentum of gan.models.BATCHNORM_MOMENTUM, which the EMA's BatchNorm statistics rely on
+# (train.inference_variables; tests/test_train.py checks it for both generators).
 BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
 
 

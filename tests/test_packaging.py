@@ -15,7 +15,9 @@ from tests.conftest import REPO_ROOT
 
 def test_installed_package_trains_from_its_console_script(tmp_path, data_dir):
     environment = tmp_path / "env"
-    venv.create(environment, with_pip=True)
+    # No pip or setuptools of its own: those of the test environment (on the .pth below) are
+    # the pinned ones, which the installed dependencies' requirements are checked against.
+    venv.create(environment, with_pip=False)
     python = environment / "bin" / "python"
     new_site = subprocess.run(
         [python, "-c", "import site; print(site.getsitepackages()[0])"],

@@ -308,6 +308,35 @@ def test_generator_gradient_through_vjp_equals_direct_gradient(tiny_config):
         np.testing.assert_allclose(got, want, atol=1e-6)
 
 
+@pytest.mark.parametrize("model", ["dcgan", "resnet"])
+def test_ema_samples_with_batchnorm_statistics_measured_on_the_ema_weights(tiny_config, model):
+    """With an EMA, G samples from the EMA weights with BatchNorm statistics of those weights,
+    not the running ones of the trained weights: in inference mode on the noise they were
+    measured on, G draws what training mode draws from that batch's own statistics."""
+    tiny_config.model, tiny_config.ema_decay = model, 0.999
+    state = train.create_sharded_state(tiny_config, parallel.create_mesh())
+    ema = jax.tree.map(lambda w: w * 1.5, state.g_params)  # far from the trained weights
+    state = state.replace(g_ema_params=ema)
+    z = train.latent_noise(
+        train.STANDING_STATISTICS_SEED, train.STANDING_STATISTICS_BATCH, tiny_config.latent_dim
+    )
+    in_training_mode, _ = state.generator.apply(
+        {"params": ema, "batch_stats": state.g_batch_stats}, z, train=True, mutable=["batch_stats"]
+    )
+    np.testing.assert_allclose(train.generate(state, z), in_training_mode, atol=2e-3)
+    with_running_statistics = state.generator.apply(
+        {"params": ema, "batch_stats": state.g_batch_stats}, z, train=False
+    )
+    assert np.abs(with_running_statistics - in_training_mode).max() > 0.1
+    without_ema = state.replace(g_ema_params=None)
+    np.testing.assert_array_equal(
+        train.generate(without_ema, z),
+        state.generator.apply(
+            {"params": state.g_params, "batch_stats": state.g_batch_stats}, z, train=False
+        ),
+    )
+
+
 def test_sampling_is_deterministic_and_writes_png_and_npz(trained_run, tmp_path):
     workdir, config, _ = trained_run
     state = sample.restore_for_sampling(workdir, None)
