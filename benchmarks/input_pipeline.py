@@ -40,10 +40,10 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from benchmarks import timing
-from gan import validation
 from gan.cli import entry_point, parse_flags
 from gan.data import pipeline, procedural_shapes, sources
 from gan.errors import UserError
+from gan.training import validation
 
 config_flags.DEFINE_config_file(
     "config", "configs/dcgan.py", "Config file: dataset, batch, model.", lock_config=True

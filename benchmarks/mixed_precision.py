@@ -20,9 +20,10 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from gan import losses, parallel, train, validation
+from gan import parallel
 from gan.cli import entry_point, parse_flags
 from gan.models import create_models
+from gan.training import losses, train, validation
 
 config_flags.DEFINE_config_file(
     "config", "configs/dcgan.py", "Config file of the model to compare.", lock_config=True

@@ -13,8 +13,9 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from gan import parallel, train
+from gan import parallel
 from gan.data import pipeline
+from gan.training import train
 
 
 def median_step_seconds(
@@ -47,7 +48,7 @@ def peak_rss_mb() -> float:
 
 
 def time_jax(config, *, warmup: int, steps: int, repeats: int) -> tuple[float, float]:
-    """Compiles and times `gan.train.train_step` as `train_and_evaluate` jits it.
+    """Compiles and times `gan.training.train.train_step` as `train_and_evaluate` jits it.
 
     Args:
       config: the model, optimizer, batch and image keys of configs/dcgan.py.

@@ -1,4 +1,4 @@
-"""The DCGAN of `gan/models.py` and its train step in PyTorch, as a throughput yardstick.
+"""The DCGAN of `gan/models/dcgan.py` and its train step in PyTorch, as a throughput yardstick.
 
 Layer for layer the networks of `gan.models` (a transposed conv where the Flax generator has a
 dense map, and torch's own convolutions where it has matrix-product ones: the same functions
@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from gan.models import num_resolution_stages
+from gan.models.dcgan import num_resolution_stages
 
 
 def create_generator(image_size: int, num_channels: int, latent_dim: int, ngf: int) -> nn.Module:

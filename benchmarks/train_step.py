@@ -2,12 +2,12 @@
 
     python -m benchmarks.train_step --config=configs/dcgan.py --batch_size=64 --compare-torch
 
-What is measured: `gan.train.train_step` (D update, then G update, metrics included), jitted
-and sharded as `gan.train.train_and_evaluate` runs it, on one fixed random batch; no dataset is
-read, so input-pipeline cost is left out. Compilation is timed on its own; then `--warmup` steps
-run untimed and `--repeats` x `--steps` are timed, the clock read after the device finishes
-each repeat. The step time reported is the median over repeats of the mean step time; images/s
-is the global batch over it. Peak RSS is the process's, read after the JAX part.
+What is measured: `train_step` of gan/training/train.py (D update, then G update, metrics
+included), jitted and sharded as its `train_and_evaluate` runs it, on one fixed random batch; no
+dataset is read, so input-pipeline cost is left out. Compilation is timed on its own; then
+`--warmup` steps run untimed and `--repeats` x `--steps` are timed, the clock read after the
+device finishes each repeat. The step time reported is the median over repeats of the mean step
+time; images/s is the global batch over it. Peak RSS is the process's, read after the JAX part.
 
 Why a ratio: absolute times on a shared machine drift by 10-25% between runs, while the ratio
 of two implementations measured in one sitting holds. `--compare-torch` times the equivalent
@@ -16,7 +16,8 @@ ends with `img_per_s=... torch_img_per_s=... ratio=...`. The two parts run one a
 each with the whole machine; on a GPU, PyTorch gets the memory JAX did not preallocate.
 
 `--xla-convolutions` times the same step with XLA's own convolution kernels in place of the
-matrix products of `gan/strided_conv.py`, to measure what that formulation gains on a machine.
+matrix products of `gan/models/strided_conv.py`, to measure what that formulation gains on a
+machine.
 
 Any config key can be overridden as in `gan.main` (`--config.ngf=32`); `--batch_size` and
 `--image_size` are shortcuts for the two most often changed.
@@ -33,9 +34,9 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from benchmarks import timing, xla_convolutions
-from gan import train, validation
 from gan.cli import define_distributed_flags, entry_point, parse_flags, start_distributed
 from gan.errors import UserError
+from gan.training import train, validation
 
 FLAGS = flags.FLAGS
 
@@ -55,7 +56,8 @@ flags.DEFINE_integer(
 flags.DEFINE_bool(
     "xla-convolutions",
     False,
-    "Time the step with XLA's convolution kernels instead of gan/strided_conv's matrix products.",
+    "Time the step with XLA's convolution kernels instead of gan/models/strided_conv's matrix "
+    "products.",
 )
 flags.DEFINE_bool(
     "torch-bf16", False, "Also time PyTorch under bfloat16 autocast (reported, not in the ratio)."

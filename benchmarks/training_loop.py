@@ -3,7 +3,7 @@
     python -m benchmarks.training_loop --config=configs/dcgan.py --steps=300
 
 First the jitted train step alone, exactly as `benchmarks.train_step` times it (images/s of a
-fixed batch, compilation and warm-up excluded). Then `gan.train.train_and_evaluate` itself on
+fixed batch, compilation and warm-up excluded). Then `train.train_and_evaluate` itself on
 the config's dataset, in a temporary workdir, for `--steps` steps with the trace, TensorBoard,
 sample grids and checkpoints every `--every` steps (more often than the defaults, so the figure
 is pessimistic). The loop's images/s is read from its own trace.csv: from the first report to
@@ -20,8 +20,8 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from benchmarks import timing
-from gan import train, validation
 from gan.cli import entry_point, parse_flags
+from gan.training import train, validation
 
 config_flags.DEFINE_config_file(
     "config", "configs/dcgan.py", "Config file of the run to time.", lock_config=True

@@ -1,4 +1,4 @@
-"""XLA's own convolution kernels in place of `gan/strided_conv`'s matrix products, for timing.
+"""XLA's own convolution kernels in place of `gan/models/strided_conv`'s matrix products.
 
 `python -m benchmarks.train_step --xla-convolutions` times the train step with these, so the
 gain of the matrix-product formulation can be measured on any machine; the README gives the
@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from gan import strided_conv
+from gan.models import strided_conv
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
 

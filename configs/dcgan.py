@@ -4,8 +4,9 @@
 
 Radford et al.'s networks and update at half their width and batch, for 18,000 steps (5.8
 epochs of the 100,000 images, under 90 minutes on 2 CPU cores), sampled from an exponential
-moving average of G's weights, scoring recognisability as it goes; configs/dcgan_paper.py keeps the paper's exact recipe. Override any key on the command
-line, e.g. `--config.num_train_steps=30000 --config.learning_rate=1e-4`.
+moving average of G's weights, scoring recognisability as it goes; configs/dcgan_paper.py
+keeps the paper's exact recipe. Override any key on the command line,
+e.g. `--config.num_train_steps=30000 --config.learning_rate=1e-4`.
 """
 
 import ml_collections
@@ -69,7 +70,7 @@ def get_config() -> ml_collections.ConfigDict:
     # README "Performance" gives the speed and the measured effect on the step's numbers.
     config.compute_dtype = "bfloat16"
 
-    # Objective and regularisers (see gan/losses.py and gan/regularizers.py).
+    # Objective and regularisers (see gan/training/losses.py and gan/training/regularizers.py).
     # "non_saturating", "minimax", "hinge", "wgan_gp" (needs gp_weight > 0) or "lsgan".
     config.loss = "non_saturating"
     # One-sided label smoothing: real images get the target 1 - label_smoothing (BCE losses).

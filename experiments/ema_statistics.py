@@ -6,7 +6,7 @@
 Per checkpoint, the recognisable share and mean shape fit of `num_samples` fixed-noise samples
 from (a) the trained weights with their running BatchNorm statistics, (b) the EMA weights with
 those same running statistics, (c) the EMA weights with statistics measured on the EMA weights
-(`train.inference_variables`, what sampling uses). Training is the same in all three, so the
+(`sampling.inference_variables`, what sampling uses). Training is the same in all three, so the
 rows differ only in what G samples with.
 """
 
@@ -15,13 +15,14 @@ import pathlib
 import numpy as np
 from absl import app, flags
 
-from gan import evaluation, recognisability, restore, train
+from gan.evaluation import protocol, recognisability
+from gan.training import restore, train
 
 FLAGS = flags.FLAGS
 
 
 def scores(state: train.TrainState, num_samples: int) -> dict:
-    pictures = np.concatenate(list(evaluation.generated_batches(state, num_samples, seed=0)))
+    pictures = np.concatenate(list(protocol.generated_batches(state, num_samples, seed=0)))
     return recognisability.summarise(recognisability.shape_fits(pictures))
 
 

@@ -43,7 +43,7 @@ from flax import linen as nn
 from flax import struct
 from PIL import Image, ImageDraw
 
-from gan import losses
+from gan.training import losses
 
 flags.DEFINE_string("out", None, "Output directory.")
 flags.DEFINE_list("datasets", ["ring", "grid"], "Targets: ring (8 modes), grid (25 modes).")

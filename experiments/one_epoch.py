@@ -10,8 +10,8 @@ variant re-renders the 100,000 training images with some of `procedural_shapes`'
 constants changed (shape sizes, blur, grain, background textures, fewer shapes) or trains
 `configs/dcgan.py` with some keys changed, trains for one epoch from the same noise seed, and
 draws 16 samples of fixed noise (inference mode, as `gan.sample` does). The images are
-rendered in memory, in parallel, and fed without tf.data; the step is `gan.train.train_step`
-itself.
+rendered in memory, in parallel, and fed without tf.data; the step is
+`gan.training.train.train_step` itself.
 
 With `--frameworks=jax,torch`, each data variant is also trained by PyTorch's own DCGAN (the
 networks, initialisation and update of `benchmarks/torch_dcgan.py`, float32) on the same images
@@ -36,8 +36,10 @@ from absl import app, flags
 from PIL import Image, ImageDraw
 
 from configs import dcgan
-from gan import images, train
+from gan import images
 from gan.data import procedural_shapes
+from gan.models import sampling
+from gan.training import train
 
 FLAGS = flags.FLAGS
 
@@ -183,8 +185,8 @@ def train_one_epoch(
     metrics = {}
     for batch in batch_indices(len(pictures), config.batch_size, num_steps, seed):
         state, metrics = step(state, {"image": gather(on_device, batch)})
-    z = train.latent_noise(NOISE_SEED, num_samples, config.latent_dim)
-    samples = images.to_uint8(jax.device_get(train.generate(state, z)))
+    z = sampling.latent_noise(NOISE_SEED, num_samples, config.latent_dim)
+    samples = images.to_uint8(jax.device_get(sampling.generate(state, z)))
     return samples, {key: float(value) for key, value in jax.device_get(metrics).items()}
 
 
@@ -210,7 +212,9 @@ def train_one_epoch_torch(
         "d_acc_real": float((real_logits > 0).float().mean()),
         "d_acc_fake": float((fake_logits < 0).float().mean()),
     }
-    z = torch.from_numpy(np.array(train.latent_noise(NOISE_SEED, num_samples, config.latent_dim)))
+    z = torch.from_numpy(
+        np.array(sampling.latent_noise(NOISE_SEED, num_samples, config.latent_dim))
+    )
     generator.eval()  # BatchNorm running averages, as `gan.sample`
     with torch.no_grad():
         samples = generator(z[:, :, None, None]).permute(0, 2, 3, 1).numpy()

@@ -25,8 +25,8 @@ import scipy.ndimage
 from absl import app, flags
 from PIL import Image, ImageDraw
 
-from gan import recognisability
 from gan.data import procedural_shapes
+from gan.evaluation import recognisability
 
 BLUR_SIGMA_PX = 3.0
 ELLIPSE_ASPECTS = (1.5, 2.5)

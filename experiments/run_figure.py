@@ -5,7 +5,8 @@
 
 Each grid is the run's own `samples/step_<step>.png` (64 images from the same noise), captioned
 with its step, the wall time of training at that step (trace.csv's elapsed_s) and the share of
-its 64 images the recognisability measure (`gan.recognisability`) calls recognisable, with the
+its 64 images the recognisability measure (`gan.evaluation.recognisability`) calls
+recognisable, with the
 evaluation's figure over more samples when WORKDIR/eval.jsonl holds one at that step. With
 `--compare`, a second run's grid at `--compare_step` is appended (the paper's recipe beside the
 default, same noise seed).
@@ -19,16 +20,16 @@ import numpy as np
 from absl import app, flags
 from PIL import Image, ImageDraw
 
-from gan import recognisability
 from gan.data import procedural_shapes
+from gan.evaluation import recognisability
 
 FLAGS = flags.FLAGS
-TILE, PADDING = 64, 2  # gan.train writes 8x8 grids of 64 px images with 2 px borders
+TILE, PADDING = 64, 2  # gan.training.train writes 8x8 grids of 64 px images with 2 px borders
 CAPTION_HEIGHT = 44
 
 
 def grid_images(path: pathlib.Path) -> np.ndarray:
-    """The (64, 64, 64, 3) images of a sample grid PNG written by `gan.train`."""
+    """The (64, 64, 64, 3) images of a sample grid PNG written by `gan.training.train`."""
     grid = np.asarray(Image.open(path).convert("RGB"))
     tiles = []
     for top in range(PADDING, grid.shape[0] - TILE + 1, TILE + PADDING):

@@ -15,7 +15,9 @@ import pathlib
 import jax
 from absl import app, flags
 
-from gan import evaluation, metrics, parallel, recognisability, restore, shapes_evaluator
+from gan import parallel
+from gan.evaluation import metrics, protocol, recognisability, shapes_evaluator
+from gan.training import restore
 
 FLAGS = flags.FLAGS
 NAMES = ("recognisable", "fid", "coverage")
@@ -24,9 +26,9 @@ NAMES = ("recognisable", "fid", "coverage")
 def real_vs_real(config, extractor, num_samples: int) -> dict:
     """Test images scored like samples against the training reference."""
     mesh = parallel.create_mesh()
-    train_side = evaluation.reference_outputs(config, extractor, "train", num_samples, mesh)
-    test_side = evaluation.reference_outputs(config, extractor, "test", num_samples, mesh)
-    pictures, _ = evaluation.real_examples(config, "test", num_samples)
+    train_side = protocol.reference_outputs(config, extractor, "train", num_samples, mesh)
+    test_side = protocol.reference_outputs(config, extractor, "test", num_samples, mesh)
+    pictures, _ = protocol.real_examples(config, "test", num_samples)
     sizes = tuple(shapes_evaluator.FACTOR_SIZES.values())
     return {
         "fid": metrics.frechet_distance(
@@ -49,7 +51,7 @@ def main(argv):
     del argv
     workdirs = [pathlib.Path(run) for run in FLAGS.runs]
     config = restore.load_run_config(workdirs[0])
-    extractor = evaluation.create_extractor("shapes", config)
+    extractor = protocol.create_extractor("shapes", config)
     print(
         f"{FLAGS.num_samples:,} samples per run; FID and coverage in the procedural_shapes "
         f"evaluator's feature space (weights {extractor.weights_hash}); recognisable: soft IoU "
@@ -61,7 +63,7 @@ def main(argv):
     for workdir in workdirs:
         state = restore.restore_for_sampling(workdir, FLAGS.step)
         config = restore.load_run_config(workdir)
-        scores = evaluation.evaluate(state, config, NAMES, FLAGS.num_samples, extractor)
+        scores = protocol.evaluate(state, config, NAMES, FLAGS.num_samples, extractor)
         print(row(str(workdir), str(int(jax.device_get(state.step))), scores), flush=True)
 
 

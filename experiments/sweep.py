@@ -10,7 +10,8 @@ each axis a list of choices or a `LogUniform`/`Uniform` range), fixed overrides,
 Seeds are an axis of their own: every point of the search runs once per seed, and the summary
 reports mean ± std over them, since seed variance dominates GAN comparisons (Lucic et al. 2018).
 
-Each trial trains in WORKDIR/NNN_<overrides> through `gan.train.train_and_evaluate` and, once
+Each trial trains in WORKDIR/NNN_<overrides> through `gan.training.train.train_and_evaluate`
+and, once
 finished, leaves `trial.json` there. Running the sweep again skips finished trials and resumes
 an interrupted one from its newest checkpoint. After every trial the summary is rewritten:
 WORKDIR/summary.md and summary.csv (one row per point, seeds aggregated, sorted by the primary
@@ -37,9 +38,9 @@ import numpy as np
 from absl import app, flags, logging
 from PIL import Image, ImageDraw, ImageFont
 
-from gan import train, validation
 from gan.cli import entry_point
 from gan.errors import UserError
+from gan.training import train, validation
 
 SUMMARY_COLUMNS = ("d_loss", "g_loss", "img_per_s", "wall_s")  # from every trial's trace
 TRIAL_FILE = "trial.json"  # written into a trial's workdir when it has finished

@@ -14,7 +14,7 @@ from absl import logging as absl_logging
 
 from gan import parallel
 from gan.errors import UserError
-from gan.preemption import Preempted
+from gan.training.preemption import Preempted
 
 
 def fail(message: str) -> None:

@@ -14,15 +14,16 @@ import pathlib
 
 from absl import app, flags
 
-from gan import evaluation, restore
 from gan.cli import entry_point
+from gan.evaluation import protocol
+from gan.training import restore
 
 flags.DEFINE_string("workdir", None, "Workdir of a training run (holds config.json).")
 flags.DEFINE_integer("step", None, "Checkpoint step to score; the latest by default.")
 flags.DEFINE_bool("best", False, "Score the best checkpoint kept by evaluation during training.")
-flags.DEFINE_list("metrics", ["fid", "kid", "pr"], f"Any of {', '.join(evaluation.METRICS)}.")
+flags.DEFINE_list("metrics", ["fid", "kid", "pr"], f"Any of {', '.join(protocol.METRICS)}.")
 flags.DEFINE_integer("num_samples", 10_000, "Generated images, and real reference images.")
-flags.DEFINE_enum("extractor", None, evaluation.EXTRACTORS, "Feature network; see above.")
+flags.DEFINE_enum("extractor", None, protocol.EXTRACTORS, "Feature network; see above.")
 flags.DEFINE_string("split", "train", "Reference split of the run's dataset.")
 flags.DEFINE_string("inception_weights", None, "pytorch-fid's Inception weights file.")
 flags.DEFINE_integer("seed", 0, "Seed of the generated images' noise.")
@@ -34,18 +35,16 @@ FLAGS = flags.FLAGS
 def main(argv):
     workdir = pathlib.Path(FLAGS.workdir)
     config = restore.load_run_config(workdir)
-    extractor_name = FLAGS.extractor or evaluation.default_extractor(config.dataset)
-    evaluation.check_request(
-        tuple(FLAGS.metrics), extractor_name, FLAGS.num_samples, config.dataset
-    )
+    extractor_name = FLAGS.extractor or protocol.default_extractor(config.dataset)
+    protocol.check_request(tuple(FLAGS.metrics), extractor_name, FLAGS.num_samples, config.dataset)
     state = restore.restore_for_sampling(workdir, FLAGS.step, FLAGS.best)
     extractor = None
-    if evaluation.needs_features(tuple(FLAGS.metrics)):
-        extractor = evaluation.create_extractor(extractor_name, config, FLAGS.inception_weights)
-    result = evaluation.evaluate(
+    if protocol.needs_features(tuple(FLAGS.metrics)):
+        extractor = protocol.create_extractor(extractor_name, config, FLAGS.inception_weights)
+    result = protocol.evaluate(
         state, config, tuple(FLAGS.metrics), FLAGS.num_samples, extractor, FLAGS.split, FLAGS.seed
     )
-    print(evaluation.append_result(workdir, result))
+    print(protocol.append_result(workdir, result))
 
 
 def run() -> None:

@@ -11,8 +11,8 @@ Cloud TPU pod slices.
 from absl import app, flags
 from ml_collections import config_flags
 
-from gan import train
 from gan.cli import define_distributed_flags, entry_point, parse_flags, start_distributed
+from gan.training import train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, samples and logs.")

@@ -17,10 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from gan import images, train
+from gan import images
 from gan.cli import entry_point
 from gan.errors import UserError
-from gan.restore import load_run_config, restore_for_sampling  # noqa: F401  (sample.X callers)
+from gan.models import sampling
+from gan.training import train
+from gan.training.restore import load_run_config, restore_for_sampling  # noqa: F401  sample.X callers
 
 INTERPOLATION_STEPS = 8  # images per row of an --interpolate walk
 GENERATION_BATCH = 256  # images per generator call, to bound memory for large N
@@ -63,14 +65,14 @@ def slerp(start: jax.Array, end: jax.Array, fractions: jax.Array) -> jax.Array:
 def sample_noise(seed: int, num_samples: int, latent_dim: int, interpolate: bool) -> jax.Array:
     """Noise for `num_samples` images; for interpolation, rows walking between two vectors."""
     if not interpolate:
-        return train.latent_noise(seed, num_samples, latent_dim)
+        return sampling.latent_noise(seed, num_samples, latent_dim)
     if num_samples % INTERPOLATION_STEPS:
         raise UserError(
             f"--interpolate lays images out in rows of {INTERPOLATION_STEPS}, so --num_samples "
             f"must be a multiple of {INTERPOLATION_STEPS} (got {num_samples})."
         )
     rows = num_samples // INTERPOLATION_STEPS
-    endpoints = train.latent_noise(seed, 2 * rows, latent_dim)
+    endpoints = sampling.latent_noise(seed, 2 * rows, latent_dim)
     walk = slerp(endpoints[:rows], endpoints[rows:], jnp.linspace(0.0, 1.0, INTERPOLATION_STEPS))
     return walk.reshape(num_samples, latent_dim)
 
@@ -89,14 +91,14 @@ def sample_labels(
             raise UserError(f"--label={label}: the run has classes 0 to {num_classes - 1}.")
         return jnp.full((num_samples,), label)
     if interpolate:
-        rows = train.cycled_labels(num_samples // INTERPOLATION_STEPS, num_classes)
+        rows = sampling.cycled_labels(num_samples // INTERPOLATION_STEPS, num_classes)
         return jnp.repeat(rows, INTERPOLATION_STEPS)
-    return train.cycled_labels(num_samples, num_classes)
+    return sampling.cycled_labels(num_samples, num_classes)
 
 
 def generate_uint8(state: train.TrainState, z: jax.Array, labels=None) -> np.ndarray:
     """Generator output for every z (of class `labels[i]` if conditional), as one uint8 array."""
-    return np.concatenate(list(train.generate_batches(state, z, labels, GENERATION_BATCH)))
+    return np.concatenate(list(sampling.generate_batches(state, z, labels, GENERATION_BATCH)))
 
 
 def write_samples(pictures: np.ndarray, out: pathlib.Path, columns: int | None) -> None:
@@ -116,7 +118,7 @@ def main(argv):
     state = restore_for_sampling(workdir, FLAGS.step, FLAGS.best)
     z = sample_noise(FLAGS.seed, FLAGS.num_samples, state.generator.latent_dim, FLAGS.interpolate)
     labels = sample_labels(
-        train.generator_classes(state), FLAGS.num_samples, FLAGS.label, FLAGS.interpolate
+        sampling.generator_classes(state), FLAGS.num_samples, FLAGS.label, FLAGS.interpolate
     )
     columns = INTERPOLATION_STEPS if FLAGS.interpolate else None
     write_samples(generate_uint8(state, z, labels), out, columns)

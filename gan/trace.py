@@ -39,10 +39,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from gan import evaluation, images, losses, resnet, restore, train
+from gan import images
 from gan.cli import entry_point
 from gan.data import pipeline
 from gan.errors import UserError
+from gan.evaluation import protocol
+from gan.models import resnet, sampling
+from gan.training import losses, restore, train
 
 MAX_CHANNELS = 64  # channels drawn per stage: an 8x8 mosaic
 # A channel's white: a high percentile rather than the maximum, so that one outlying pixel
@@ -100,14 +103,14 @@ def _in_flow_order(sown: dict, largest_first: bool) -> list[jax.Array]:
 def generator_stages(
     state: train.TrainState, z: jax.Array, labels: jax.Array | None = None
 ) -> tuple[jax.Array, list]:
-    """G's images in [-1, 1] and its stage outputs, smallest first, as `train.generate` runs G
+    """G's images in [-1, 1] and its stage outputs, smallest first, as `sampling.generate` runs G
     (image i of class `labels[i]` for a class-conditional G)."""
     fake, sown = state.generator.apply(
-        train.inference_variables(state),
+        sampling.inference_variables(state),
         z,
         train=False,
         mutable=["intermediates"],
-        **train.class_labels(labels),
+        **sampling.class_labels(labels),
     )
     return fake, _in_flow_order(sown, largest_first=False)
 
@@ -124,7 +127,7 @@ def discriminator_stages(
         real * 2.0 - 1.0,
         train=False,
         mutable=["intermediates"],
-        **train.class_labels(labels),
+        **sampling.class_labels(labels),
     )
     return logits, _in_flow_order(sown, largest_first=True)
 
@@ -313,9 +316,9 @@ def write_trace(
     trace = read_trace(workdir)  # before the restore, which takes a while for a large run
     state = restore.restore_for_sampling(workdir, step)
     step = int(state.step)
-    z = train.latent_noise(seed, num_noise, state.generator.latent_dim)
-    z_labels = train.cycled_labels(num_noise, train.generator_classes(state))
-    real, real_labels = evaluation.real_examples(config, config.split, num_real)
+    z = sampling.latent_noise(seed, num_noise, state.generator.latent_dim)
+    z_labels = sampling.cycled_labels(num_noise, sampling.generator_classes(state))
+    real, real_labels = protocol.real_examples(config, config.split, num_real)
     caption = f"{workdir} step {step}"
     pictures = {
         "generator_stages.png": draw_generator_stages(

@@ -1,4 +1,4 @@
-"""Trains the `procedural_shapes` evaluator (`gan.shapes_evaluator`) and saves it by the data.
+"""Trains the `procedural_shapes` evaluator (`gan.evaluation.shapes_evaluator`), saved by the data.
 
     python -m gan.train_shapes_evaluator --data_dir=~/tensorflow_datasets
 
@@ -12,8 +12,8 @@ import time
 import tensorflow_datasets as tfds
 from absl import app, flags
 
-from gan import shapes_evaluator
 from gan.cli import entry_point
+from gan.evaluation import shapes_evaluator
 
 flags.DEFINE_string("data_dir", None, "tfds data dir holding (or to receive) the dataset.")
 flags.DEFINE_string("dataset", "procedural_shapes", "procedural_shapes or procedural_shapes/tiny.")

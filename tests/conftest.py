@@ -9,7 +9,7 @@ import tensorflow_datasets as tfds
 
 import gan.data.procedural_shapes  # noqa: F401  (registers the builder)
 from configs import tiny
-from gan import train
+from gan.training import train
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from benchmarks import xla_convolutions
-from gan import strided_conv
+from gan.models import strided_conv
 from tests.conftest import REPO_ROOT
 
 

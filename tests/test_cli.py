@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from gan import validation
 from gan.errors import UserError
+from gan.training import validation
 from tests.conftest import REPO_ROOT
 
 

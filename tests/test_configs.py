@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-from gan import validation
+from gan.training import validation
 from tests.conftest import REPO_ROOT
 
 CONFIG_FILES = sorted(p.stem for p in (REPO_ROOT / "configs").glob("*.py") if p.stem != "__init__")

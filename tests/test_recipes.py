@@ -10,7 +10,8 @@ import jax
 import numpy as np
 import pytest
 
-from gan import train, validation
+from gan.models import sampling
+from gan.training import train, validation
 from tests.test_configs import CONFIG_FILES
 
 
@@ -42,10 +43,10 @@ def test_every_config_trains_two_steps(name):
     for step in range(2):
         state, metrics = step_fn(state, real_batch(config, step))
     z, labels = (
-        train.latent_noise(0, 2, config.latent_dim),
-        train.cycled_labels(2, config.num_classes),
+        sampling.latent_noise(0, 2, config.latent_dim),
+        sampling.cycled_labels(2, config.num_classes),
     )
-    images = train.generate(state, z, labels)
+    images = sampling.generate(state, z, labels)
     assert int(state.step) == 2
     assert all(np.isfinite(float(value)) for value in metrics.values()), metrics
     changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), before, state.g_params)

@@ -10,8 +10,8 @@ from PIL import Image
 
 from configs import tiny as tiny_config
 from experiments import sweep
-from gan import train
 from gan.errors import UserError
+from gan.training import train
 from tests.conftest import REPO_ROOT
 
 SWEEP_FILE = """

@@ -11,8 +11,10 @@ import pytest
 from PIL import Image
 
 from configs import dcgan_paper, tiny
-from gan import models, resnet, trace, train
+from gan import models, trace
 from gan.errors import UserError
+from gan.models import dcgan, resnet, sampling
+from gan.training import train
 from tests.conftest import REPO_ROOT
 
 PICTURES = ["generator_stages.png", "discriminator_features.png", "training_trace.png"]
@@ -26,7 +28,7 @@ def _abstract_state(config):
 def test_stages_follow_the_resolution(image_size):
     config = tiny.get_config()  # ngf = ndf = 8
     config.image_size = image_size
-    state, stages = _abstract_state(config), models.num_resolution_stages(image_size)
+    state, stages = _abstract_state(config), dcgan.num_resolution_stages(image_size)
     z = jax.ShapeDtypeStruct((2, config.latent_dim), jnp.float32)
     fake, g_maps = jax.eval_shape(trace.generator_stages, state, z)
     assert fake.shape == (2, image_size, image_size, 3)
@@ -80,9 +82,9 @@ def test_generator_sows_its_stages_by_name():
 
 def test_traced_images_are_the_samples(trained_run):
     _, config, state = trained_run
-    z = train.latent_noise(0, 3, config.latent_dim)
+    z = sampling.latent_noise(0, 3, config.latent_dim)
     fake, _ = trace.generator_stages(state, z)
-    np.testing.assert_array_equal(fake, train.generate(state, z))
+    np.testing.assert_array_equal(fake, sampling.generate(state, z))
 
 
 def test_channel_mosaics_scale_each_channel_and_draw_at_most_64():
@@ -117,7 +119,7 @@ def test_writes_the_three_pictures_one_row_per_input(traced):
 
 def test_generator_picture_has_one_row_per_noise_vector(trained_run):
     _, config, state = trained_run
-    z = train.latent_noise(0, 3, config.latent_dim)
+    z = sampling.latent_noise(0, 3, config.latent_dim)
     titles, columns = trace.generator_columns(state, z)
     # z, the three stages of a 32 px generator (ngf 8), the image.
     assert [title.split("\n")[0] for title in titles] == [

@@ -1,16 +1,16 @@
-"""Tests for gan/models.py: shapes, layer widths, DCGAN initialisation, mixed precision."""
+"""Tests for gan/models/dcgan.py: shapes, layer widths, DCGAN initialisation, mixed precision."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan import models
+from gan.models import dcgan
 
 
 def _output_shapes(image_size, num_channels, latent_dim=100, ngf=8, ndf=8):
-    generator = models.Generator(image_size, num_channels, ngf, latent_dim)
-    discriminator = models.Discriminator(ndf)
+    generator = dcgan.Generator(image_size, num_channels, ngf, latent_dim)
+    discriminator = dcgan.Discriminator(ndf)
     z = jnp.zeros((2, latent_dim))
     g_vars = jax.eval_shape(lambda: generator.init(jax.random.PRNGKey(0), z, train=False))
     fake = jax.eval_shape(lambda v: generator.apply(v, z, train=False), g_vars)
@@ -32,14 +32,14 @@ def test_generator_and_discriminator_shapes(image_size, num_channels):
 
 
 def test_dcgan_64_layer_widths_match_the_paper():
-    generator = models.Generator(64, 3, 64, 100)
+    generator = dcgan.Generator(64, 3, 64, 100)
     z = jnp.zeros((2, 100))
     g_vars = jax.eval_shape(lambda: generator.init(jax.random.PRNGKey(0), z, train=False))
     assert g_vars["params"]["Dense_0"]["kernel"].shape == (100, 4 * 4 * 512)
     widths = [g_vars["params"][f"UpConv_{i}"]["kernel"].shape for i in range(4)]
     assert widths == [(4, 4, 512, 256), (4, 4, 256, 128), (4, 4, 128, 64), (4, 4, 64, 3)]
 
-    discriminator = models.Discriminator(64)
+    discriminator = dcgan.Discriminator(64)
     x = jnp.zeros((2, 64, 64, 3))
     d_vars = jax.eval_shape(lambda: discriminator.init(jax.random.PRNGKey(0), x, train=False))
     _, features = jax.eval_shape(
@@ -55,7 +55,7 @@ def test_dcgan_64_layer_widths_match_the_paper():
 
 
 def test_initialisation_follows_dcgan():
-    generator = models.Generator(64, 3, 64, 100)
+    generator = dcgan.Generator(64, 3, 64, 100)
     g_vars = jax.jit(lambda key: generator.init(key, jnp.zeros((1, 100)), train=False))(
         jax.random.PRNGKey(0)
     )
@@ -72,7 +72,7 @@ def test_bfloat16_compute_stays_close_to_float32():
     """Same parameters, operands rounded to bfloat16: outputs agree to bf16 precision."""
     z = jax.random.normal(jax.random.PRNGKey(1), (4, 16))
     fp32, bf16 = (
-        models.Generator(32, 3, 8, 16, dtype=dtype) for dtype in (jnp.float32, jnp.bfloat16)
+        dcgan.Generator(32, 3, 8, 16, dtype=dtype) for dtype in (jnp.float32, jnp.bfloat16)
     )
     g_vars = jax.jit(lambda key: fp32.init(key, z, train=False))(jax.random.PRNGKey(0))
     images = {

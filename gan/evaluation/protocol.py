@@ -1,8 +1,9 @@
 """Scores a generator: features of generated and real images, metrics, and their protocol.
 
-Data flow: generated images (`train.generate` in batches) and real images (the training
+Data flow: generated images (`sampling.generate` in batches) and real images (the training
 pipeline's decode/crop/resize, at the run's `image_size`) -> an extractor (the FID Inception
-network, or the embedded dataset's evaluator) -> `gan.metrics`. The real side is the same for
+network, or the embedded dataset's evaluator) -> `gan.evaluation.metrics`. The real side is the
+same for
 every checkpoint of a run, so its outputs (features, mean and covariance) are cached as `.npz`
 in the data dir, keyed by dataset, split, resolution, extractor (with its weights' hash) and
 number of images.
@@ -11,12 +12,9 @@ Published FIDs differ by 5-10 points from protocol alone (feature network, resiz
 counts, reference split), so every result carries its `protocol` next to the numbers.
 """
 
-from __future__ import annotations  # gan.train imports this module for its loop
-
 import dataclasses
 import functools
 import json
-import math
 import os
 import pathlib
 import re
@@ -27,18 +25,11 @@ import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 
-from gan import (
-    checkpointing,
-    inception,
-    inception_weights,
-    metrics,
-    parallel,
-    recognisability,
-    shapes_evaluator,
-    train,
-)
+from gan import parallel
 from gan.data import pipeline, sources
 from gan.errors import UserError
+from gan.evaluation import inception, inception_weights, metrics, recognisability, shapes_evaluator
+from gan.models import sampling
 
 # Metrics computed from a feature network's outputs on generated and real images.
 FEATURE_METRICS = ("fid", "kid", "is", "pr", "coverage")
@@ -129,12 +120,12 @@ def extract(
     return {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
 
 
-def generated_batches(state: train.TrainState, num: int, seed: int) -> Iterator[np.ndarray]:
+def generated_batches(state, num: int, seed: int) -> Iterator[np.ndarray]:
     """`num` generated images as uint8 batches; the noise is a pure function of `seed`, and a
     conditional generator draws every class equally often."""
-    z = train.latent_noise(seed, num, state.generator.latent_dim)
-    labels = train.cycled_labels(num, train.generator_classes(state))
-    return train.generate_batches(state, z, labels, BATCH)
+    z = sampling.latent_noise(seed, num, state.generator.latent_dim)
+    labels = sampling.cycled_labels(num, sampling.generator_classes(state))
+    return sampling.generate_batches(state, z, labels, BATCH)
 
 
 def real_examples(config, split: str, num: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -247,7 +238,7 @@ def compute_metrics(names, real: dict, fake: dict) -> dict[str, float]:
 
 
 def evaluate(
-    state: train.TrainState,
+    state,
     config,
     names: tuple[str, ...],
     num_samples: int,
@@ -303,56 +294,3 @@ def append_result(workdir: pathlib.Path, result: dict) -> str:
     with open(workdir / RESULTS_FILE, "a") as f:
         f.write(line + "\n")
     return line
-
-
-class PeriodicEvaluation:
-    """Evaluation inside the training loop, every `config.eval_every_steps` and at the last step.
-
-    Each evaluation scores `config.num_eval_samples` images with `config.eval_metrics`, writes
-    the scores to TensorBoard (`eval/...`), to the console and to WORKDIR/eval.jsonl (with the
-    protocol), and keeps the checkpoint with the best primary score (the first metric) in
-    WORKDIR/best_checkpoint, next to `best.json` saying which step and score it is.
-    """
-
-    def __init__(self, config, workdir: pathlib.Path, data: pipeline.TrainingData):
-        """Loads the extractor, so that a missing one stops the run before training.
-
-        Raises:
-          UserError: unknown metrics, or the extractor's weights are missing.
-        """
-        self.config, self.workdir, self.data = config, workdir, data
-        self.names = tuple(name.strip() for name in config.eval_metrics.split(","))
-        extractor_name = default_extractor(config.dataset)
-        check_request(self.names, extractor_name, config.num_eval_samples, config.dataset)
-        self.extractor = None
-        if needs_features(self.names):
-            self.extractor = create_extractor(extractor_name, config)
-        self.score_key, self.lower_is_better = PRIMARY_SCORES[self.names[0]]
-        self.best_manager = checkpointing.create_manager(
-            workdir, config, checkpointing.BEST_DIRECTORY, keep=1
-        )
-        best_file = workdir / checkpointing.BEST_DIRECTORY / "best.json"
-        self.best = json.loads(best_file.read_text()) if best_file.exists() else None
-
-    def __call__(self, state: train.TrainState, step: int, writer) -> dict:
-        """Scores `state`, reports the scores and saves the state if it is the best so far."""
-        result = evaluate(
-            state, self.config, self.names, self.config.num_eval_samples, self.extractor
-        )
-        scalars = {k: v for k, v in result.items() if k not in ("step", "protocol")}
-        writer.write_scalars(step, {f"eval/{k}": v for k, v in scalars.items()})
-        chief = jax.process_index() == 0  # every process has the same scores; one writes them
-        if chief:
-            logging.info("Evaluation at step %d: %s", step, append_result(self.workdir, result))
-        score = result[self.score_key]
-        better = self.best is None or (score < self.best["score"]) == self.lower_is_better
-        if math.isfinite(score) and better:  # a NaN from a diverged state is never the best
-            epoch, batch = divmod(step, self.data.steps_per_epoch)
-            position = checkpointing.DataPosition(epoch, batch, self.data.source.num_examples)
-            checkpointing.save(self.best_manager, step, state, self.config, position)
-            self.best_manager.wait_until_finished()
-            self.best = {"step": step, "metric": self.score_key, "score": score}
-            best_file = self.workdir / checkpointing.BEST_DIRECTORY / "best.json"
-            if chief:
-                best_file.write_text(json.dumps(self.best))
-        return result

@@ -5,7 +5,7 @@ to be scored. The dataset's labels make that possible: this small CNN, trained b
 on the real images, predicts shape, colour, size, x, y and background. Its penultimate layer
 gives features for FID/KID/precision-recall in its own feature space, and its predictions
 measure **factor coverage**: which of the 9,216 factor combinations generated images hit, and
-how far the generated factor distribution is from the real one (`gan.metrics`).
+how far the generated factor distribution is from the real one (`gan.evaluation.metrics`).
 
 Train it once per data dir (a few minutes on a CPU); it is saved next to the dataset:
 
@@ -27,8 +27,8 @@ from flax import traverse_util
 
 from gan.data import procedural_shapes
 from gan.errors import UserError
-from gan.inception import resize_bilinear
-from gan.inception_weights import file_hash
+from gan.evaluation.inception import resize_bilinear
+from gan.evaluation.inception_weights import file_hash
 
 INPUT_SIZE = procedural_shapes.IMAGE_SIZE
 FACTOR_SIZES = {name: len(names) for name, names in procedural_shapes.FACTORS.items()}

@@ -19,9 +19,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan import resnet
-from gan.regularizers import spectral_normalized
-from gan.strided_conv import DownConv, UpConv
+from gan.models.spectral_norm import spectral_normalized
+from gan.models.strided_conv import DownConv, UpConv
 
 
 def normal_init(mean: float, stddev: float) -> nn.initializers.Initializer:
@@ -194,43 +193,3 @@ class Discriminator(nn.Module):
         if self.norm == "layer":  # over each image's H, W and C, with per-channel scale/offset
             return nn.LayerNorm(reduction_axes=(1, 2, 3))(x)
         return x
-
-
-# `config.compute_dtype`: operands of the DCGAN's stride-2 convolutions.
-COMPUTE_DTYPES = ("float32", "bfloat16")
-# `config.model`: the architecture of both networks.
-MODELS = ("dcgan", "resnet")
-RESNET_IMAGE_SIZES = resnet.IMAGE_SIZES
-
-
-def create_models(config) -> tuple[nn.Module, nn.Module]:
-    """Builds the generator and discriminator described by `config` (`model`, widths, D options).
-
-    Configs saved before the architecture keys existed describe the DCGAN with BatchNorm in D,
-    computed in float32.
-    """
-    if config.get("model", "dcgan") == "resnet":
-        generator = resnet.ResNetGenerator(
-            image_size=config.image_size,
-            num_channels=config.num_channels,
-            ngf=config.ngf,
-            latent_dim=config.latent_dim,
-        )
-        return generator, resnet.ResNetDiscriminator(ndf=config.ndf)
-    dtype = jnp.dtype(config.get("compute_dtype", "float32"))
-    generator = Generator(
-        image_size=config.image_size,
-        num_channels=config.num_channels,
-        ngf=config.ngf,
-        latent_dim=config.latent_dim,
-        dtype=dtype,
-        num_classes=config.get("num_classes", 0),
-    )
-    discriminator = Discriminator(
-        ndf=config.ndf,
-        spectral_norm=config.get("d_spectral_norm", False),
-        norm=config.get("d_norm", "batch"),
-        dtype=dtype,
-        num_classes=config.get("num_classes", 0),
-    )
-    return generator, discriminator

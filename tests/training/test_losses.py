@@ -1,11 +1,11 @@
-"""Tests for gan/losses.py: every objective against its formula in plain numpy."""
+"""Tests for gan/training/losses.py: every objective against its formula in plain numpy."""
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan import losses
 from gan.errors import UserError
+from gan.training import losses
 
 
 def _bce(logits, label):

@@ -7,8 +7,10 @@ import tempfile
 import jax
 from absl import logging
 
-from gan import augment, losses, models, parallel
+from gan import models, parallel
 from gan.errors import UserError
+from gan.models import dcgan
+from gan.training import augment, losses
 
 SUPPORTED_IMAGE_SIZES = (32, 64, 128)
 SUPPORTED_CHANNELS = (1, 3)
@@ -80,8 +82,8 @@ def validate_recipe(config) -> None:
         _fail("num_classes", config.num_classes, "use 0 (unconditional) or the number of classes")
     if config.num_classes and config.model != "dcgan":
         _fail("model", config.model, "the class-conditional networks are the DCGAN's: use dcgan")
-    if config.d_norm not in models.D_NORMS:
-        _fail("d_norm", config.d_norm, f"use one of {models.D_NORMS}")
+    if config.d_norm not in dcgan.D_NORMS:
+        _fail("d_norm", config.d_norm, f"use one of {dcgan.D_NORMS}")
     for key in ("n_critic", "r1_interval"):
         if not isinstance(config[key], int) or config[key] <= 0:
             _fail(key, config[key], "it must be a positive integer")

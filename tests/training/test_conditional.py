@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from gan import evaluation, models, parallel, sample, trace, train
+from gan import parallel, sample, trace
 from gan.data import pipeline, procedural_shapes, sources
 from gan.errors import UserError
+from gan.evaluation import protocol
+from gan.models import dcgan, sampling
+from gan.training import train
 
 
 @pytest.fixture
@@ -69,8 +72,8 @@ def test_misconfigured_labels_are_clear_errors(conditional_config, tmp_path):
 
 
 def test_the_class_changes_what_both_networks_compute():
-    generator = models.Generator(image_size=32, ngf=8, latent_dim=4, num_classes=3)
-    discriminator = models.Discriminator(ndf=8, num_classes=3)
+    generator = dcgan.Generator(image_size=32, ngf=8, latent_dim=4, num_classes=3)
+    discriminator = dcgan.Discriminator(ndf=8, num_classes=3)
     z = jnp.ones((3, 4))
     labels = jnp.arange(3)
     g_vars = generator.init(jax.random.key(0), z, train=False, labels=labels)
@@ -88,7 +91,7 @@ def test_the_class_changes_what_both_networks_compute():
 
 
 def test_spectral_norm_also_normalises_the_class_embedding():
-    discriminator = models.Discriminator(ndf=8, spectral_norm=True, num_classes=3)
+    discriminator = dcgan.Discriminator(ndf=8, spectral_norm=True, num_classes=3)
     images = jax.random.uniform(jax.random.key(0), (3, 32, 32, 3))
     labels = jnp.arange(3)
     variables = discriminator.init(jax.random.key(1), images, train=False, labels=labels)
@@ -110,8 +113,8 @@ def test_conditional_run_trains_resumes_and_samples_by_class(conditional_config,
     assert int(state.step) == conditional_config.num_train_steps
     assert (tmp_path / "samples" / "step_0000006.png").exists()
     restored = sample.restore_for_sampling(tmp_path, None)
-    assert train.generator_classes(restored) == 8
-    z = train.latent_noise(0, 16, conditional_config.latent_dim)
+    assert sampling.generator_classes(restored) == 8
+    z = sampling.latent_noise(0, 16, conditional_config.latent_dim)
     cycled = sample.sample_labels(8, 16, None, interpolate=False)
     np.testing.assert_array_equal(cycled, np.arange(16) % 8)
     np.testing.assert_array_equal(
@@ -126,7 +129,7 @@ def test_conditional_run_trains_resumes_and_samples_by_class(conditional_config,
     with pytest.raises(UserError, match="needs a class-conditional run"):
         sample.sample_labels(0, 16, 1, interpolate=False)
     # The prediction trace: noise vectors take the classes in turn, real images their own.
-    real, labels = evaluation.real_examples(conditional_config, "train", 4)
+    real, labels = protocol.real_examples(conditional_config, "train", 4)
     stored = tfds.load(
         conditional_config.dataset, split="train[:4]", data_dir=conditional_config.data_dir
     )

@@ -10,32 +10,30 @@ import functools
 import pathlib
 import signal
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import flax
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from absl import logging
 from clu import metric_writers
 
-from gan import (
+from gan import images, parallel
+from gan.data import pipeline
+from gan.models import create_models, sampling
+from gan.models.dcgan import Discriminator, Generator
+from gan.training import (
     augment,
     checkpointing,
-    evaluation,
-    images,
     losses,
-    parallel,
+    periodic_evaluation,
     preemption,
     progress,
     regularizers,
     validation,
     workdir_lock,
 )
-from gan.data import pipeline
-from gan.models import BATCHNORM_MOMENTUM, Discriminator, Generator, create_models
 
 NUM_GRID_SAMPLES = 64  # images in the fixed-noise sample grid (8 x 8)
 
@@ -110,8 +108,8 @@ def create_train_state(config, rng: jax.Array) -> TrainState:
     z = jnp.zeros((1, config.latent_dim))
     x = jnp.zeros((1, config.image_size, config.image_size, config.num_channels))
     labels = jnp.zeros((1,), jnp.int32) if config.get("num_classes", 0) else None
-    g_vars = generator.init(g_key, z, train=False, **class_labels(labels))
-    d_vars = discriminator.init(d_key, x, train=False, **class_labels(labels))
+    g_vars = generator.init(g_key, z, train=False, **sampling.class_labels(labels))
+    d_vars = discriminator.init(d_key, x, train=False, **sampling.class_labels(labels))
     g_tx, d_tx = create_optimizers(config)
     options = StepOptions.from_config(config)
     return TrainState(
@@ -155,97 +153,6 @@ def create_sharded_state(config, mesh) -> TrainState:
     total_mib, device_mib = parallel.memory_mib(state)
     logging.info("Train state: %.2f MiB, at most %.2f MiB on one device.", total_mib, device_mib)
     return state
-
-
-def latent_noise(seed: int, num: int, latent_dim: int) -> jax.Array:
-    """Standard normal z vectors, a pure function of `seed`."""
-    return jax.random.normal(jax.random.PRNGKey(seed), (num, latent_dim))
-
-
-def cycled_labels(num: int, num_classes: int) -> jax.Array | None:
-    """Classes 0, 1, ..., num_classes - 1, 0, 1, ... for `num` generated images: every class
-    equally often (in an 8-wide grid of 8 classes, one class per column); None when the model
-    is unconditional (`num_classes` 0)."""
-    return jnp.arange(num) % num_classes if num_classes else None
-
-
-def class_labels(labels: jax.Array | None) -> dict:
-    """The keyword argument that passes `labels` to a conditional network (none when None: the
-    ResNet networks are unconditional only)."""
-    return {} if labels is None else {"labels": labels}
-
-
-def generator_classes(state: TrainState) -> int:
-    """Classes of a class-conditional generator; 0 for an unconditional one."""
-    return getattr(state.generator, "num_classes", 0)  # the ResNet has no conditional variant
-
-
-# Noise images from which the BatchNorm statistics of G's EMA weights are measured, and its seed.
-STANDING_STATISTICS_BATCH = 512
-STANDING_STATISTICS_SEED = 1
-
-
-@jax.jit
-def inference_variables(state: TrainState) -> dict:
-    """G's variables for sampling.
-
-    Without an EMA: the trained weights with their running BatchNorm statistics. With one: the
-    EMA weights with BatchNorm statistics measured on them, over one fixed batch of noise
-    ("standing statistics", Brock et al. 2019). The running statistics follow the trained
-    weights of the last ~10 steps (momentum 0.9), not an average over ~1 / (1 - ema_decay)
-    steps; with them the EMA samples worse than the trained weights
-    (docs/experiments/default_recipe.md).
-    """
-    if state.g_ema_params is None:
-        return {"params": state.g_params, "batch_stats": state.g_batch_stats}
-    z = latent_noise(
-        STANDING_STATISTICS_SEED, STANDING_STATISTICS_BATCH, state.generator.latent_dim
-    )
-    labels = cycled_labels(STANDING_STATISTICS_BATCH, generator_classes(state))
-    # From zero running statistics, one update leaves (1 - momentum) times the batch's own.
-    zeros = jax.tree.map(jnp.zeros_like, state.g_batch_stats)
-    _, updated = state.generator.apply(
-        {"params": state.g_ema_params, "batch_stats": zeros},
-        z,
-        train=True,
-        mutable=["batch_stats"],
-        **class_labels(labels),
-    )
-    measured = jax.tree.map(lambda x: x / (1 - BATCHNORM_MOMENTUM), updated["batch_stats"])
-    return {"params": state.g_ema_params, "batch_stats": measured}
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _generate_from(generator: Generator, variables: dict, z: jax.Array, labels=None) -> jax.Array:
-    return generator.apply(variables, z, train=False, **class_labels(labels))
-
-
-def generate(state: TrainState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
-    """Images in [-1, 1] from the generator in inference mode (`inference_variables`). A
-    class-conditional generator draws image i of class `labels[i]`."""
-    return _generate_from(state.generator, inference_variables(state), z, labels)
-
-
-def generate_batches(
-    state: TrainState, z: jax.Array, labels: jax.Array | None, batch_size: int
-) -> Iterator[np.ndarray]:
-    """`generate` over `z` (image i of class `labels[i]` if conditional), `batch_size` images at
-    a time to bound device memory for large N, each batch as uint8 NHWC on the host.
-
-    Each batch is split over the devices of the state's mesh, in every process; `z` and
-    `labels` must be the same in every process (e.g. drawn from one seed), and every process
-    receives every image.
-    """
-    mesh = parallel.mesh_of(state)
-    variables = inference_variables(state)  # once: with an EMA, measuring them runs G
-    z, labels = np.asarray(z), None if labels is None else np.asarray(labels)
-    for i in range(0, len(z), batch_size):
-        chunk = slice(i, i + batch_size)
-        inputs, size = parallel.split_over_mesh(
-            (z[chunk], None if labels is None else labels[chunk]), mesh
-        )
-        generated = parallel.to_host(_generate_from(state.generator, variables, *inputs))[:size]
-        yield images.to_uint8(generated)
 
 
 def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
@@ -332,7 +239,7 @@ def _generate_train(state: TrainState, g_params, g_batch_stats, z: jax.Array, la
         z,
         train=True,
         mutable=["batch_stats"],
-        **class_labels(labels),
+        **sampling.class_labels(labels),
     )
     return fake, updates["batch_stats"]
 
@@ -446,7 +353,7 @@ def _apply_discriminator(state: TrainState, d_params, batch_stats, images, label
         images,
         train=True,
         mutable=["batch_stats"],
-        **class_labels(labels),
+        **sampling.class_labels(labels),
     )
     return logits, updates.get("batch_stats", {})
 
@@ -477,7 +384,7 @@ def write_sample_grid(
 ) -> None:
     """Renders the grid of the fixed `inputs` (noise, labels or None) to
     WORKDIR/samples/step_NNNNNNN.png and TensorBoard."""
-    grid = images.make_grid(images.to_uint8(parallel.to_host(generate(state, *inputs))))
+    grid = images.make_grid(images.to_uint8(parallel.to_host(sampling.generate(state, *inputs))))
     if jax.process_index() == 0:
         images.save_png(grid, workdir / "samples" / f"step_{step:07d}.png")
     writer.write_images(step, {"samples": grid[None]})
@@ -526,7 +433,7 @@ def _train(config, workdir: pathlib.Path, manager) -> TrainState:
     last_step = num_train_steps(config, data.steps_per_epoch)
     evaluator = None
     if config.eval_every_steps > 0:  # loads the extractor now: a missing one stops us here
-        evaluator = evaluation.PeriodicEvaluation(config, workdir, data)
+        evaluator = periodic_evaluation.PeriodicEvaluation(config, workdir, data)
     start_step = int(jax.device_get(state.step))
     writer = create_writer(workdir)
     write_run_description(config, workdir, writer)
@@ -552,8 +459,8 @@ def _train(config, workdir: pathlib.Path, manager) -> TrainState:
     )
     step_fn = jit_train_step(mesh, parallel.shardings_of(state))
     grid_inputs = (
-        latent_noise(config.seed, NUM_GRID_SAMPLES, config.latent_dim),
-        cycled_labels(NUM_GRID_SAMPLES, config.num_classes),  # one class per column for 8
+        sampling.latent_noise(config.seed, NUM_GRID_SAMPLES, config.latent_dim),
+        sampling.cycled_labels(NUM_GRID_SAMPLES, config.num_classes),  # one class per column for 8
     )
     batches = pipeline.train_batches(data, config, start_step)
 

@@ -1,4 +1,4 @@
-"""Parity of `gan.train.train_step` with the PyTorch DCGAN update of `benchmarks.torch_dcgan`.
+"""Parity of `train.train_step` with the PyTorch DCGAN update of `benchmarks.torch_dcgan`.
 
 The same weights, real batches and noise go through both; losses, gradient norms and updated
 parameters must agree to float32 precision, so any difference in training dynamics between the
@@ -15,7 +15,8 @@ import pytest
 from flax import traverse_util
 
 from configs import tiny
-from gan import strided_conv, train
+from gan.models import strided_conv
+from gan.training import train
 
 torch = pytest.importorskip("torch")
 torch_dcgan = pytest.importorskip("benchmarks.torch_dcgan")

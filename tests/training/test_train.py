@@ -1,4 +1,4 @@
-"""End-to-end tests of gan/train.py: train, checkpoint, resume (even after kill -9 or on a
+"""End-to-end tests of gan/training/train.py: train, checkpoint, resume (even after kill -9 or on a
 signal), sample."""
 
 import csv
@@ -17,9 +17,11 @@ import numpy as np
 import optax
 import pytest
 
-from gan import checkpointing, losses, parallel, sample, train
+from gan import parallel, sample
 from gan.errors import UserError
-from gan.progress import TrainingDiverged
+from gan.models import sampling
+from gan.training import checkpointing, losses, train
+from gan.training.progress import TrainingDiverged
 from tests.conftest import REPO_ROOT
 
 
@@ -317,20 +319,22 @@ def test_ema_samples_with_batchnorm_statistics_measured_on_the_ema_weights(tiny_
     state = train.create_sharded_state(tiny_config, parallel.create_mesh())
     ema = jax.tree.map(lambda w: w * 1.5, state.g_params)  # far from the trained weights
     state = state.replace(g_ema_params=ema)
-    z = train.latent_noise(
-        train.STANDING_STATISTICS_SEED, train.STANDING_STATISTICS_BATCH, tiny_config.latent_dim
+    z = sampling.latent_noise(
+        sampling.STANDING_STATISTICS_SEED,
+        sampling.STANDING_STATISTICS_BATCH,
+        tiny_config.latent_dim,
     )
     in_training_mode, _ = state.generator.apply(
         {"params": ema, "batch_stats": state.g_batch_stats}, z, train=True, mutable=["batch_stats"]
     )
-    np.testing.assert_allclose(train.generate(state, z), in_training_mode, atol=2e-3)
+    np.testing.assert_allclose(sampling.generate(state, z), in_training_mode, atol=2e-3)
     with_running_statistics = state.generator.apply(
         {"params": ema, "batch_stats": state.g_batch_stats}, z, train=False
     )
     assert np.abs(with_running_statistics - in_training_mode).max() > 0.1
     without_ema = state.replace(g_ema_params=None)
     np.testing.assert_array_equal(
-        train.generate(without_ema, z),
+        sampling.generate(without_ema, z),
         state.generator.apply(
             {"params": state.g_params, "batch_stats": state.g_batch_stats}, z, train=False
         ),
@@ -362,7 +366,7 @@ def test_sampling_is_deterministic_and_writes_png_and_npz(trained_run, tmp_path)
 def test_interpolation_walks_between_endpoints():
     z = sample.sample_noise(seed=0, num_samples=16, latent_dim=10, interpolate=True)
     rows = np.asarray(z).reshape(2, sample.INTERPOLATION_STEPS, 10)
-    ends = np.asarray(train.latent_noise(0, 4, 10))
+    ends = np.asarray(sampling.latent_noise(0, 4, 10))
     np.testing.assert_allclose(rows[:, 0], ends[:2], atol=1e-5)
     np.testing.assert_allclose(rows[:, -1], ends[2:], atol=1e-5)
     with pytest.raises(UserError, match="multiple of 8"):

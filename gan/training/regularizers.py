@@ -15,21 +15,10 @@ not interact inside D: use them with a D without BatchNorm (`d_norm='layer'` or 
 
 from collections.abc import Callable
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 DiscriminatorFn = Callable[[jax.Array], jax.Array]
-
-
-def spectral_normalized(layer: nn.Module, x: jax.Array, train: bool) -> jax.Array:
-    """Applies `layer` with its kernel divided by its largest singular value (Miyato et al.).
-
-    A Lipschitz bound on every layer bounds D's, without a penalty term. One power iteration
-    per training call refines the singular vector `u`, kept with sigma in `batch_stats`;
-    inference reuses the stored estimate.
-    """
-    return nn.SpectralNorm(layer)(x, update_stats=train)
 
 
 def squared_input_gradient_norms(d_fn: DiscriminatorFn, images: jax.Array) -> jax.Array:

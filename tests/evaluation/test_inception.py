@@ -3,7 +3,8 @@
 pytorch-fid, torchvision and torch are test extras (`requirements-test.txt`, installed by
 `make test`); without them these tests are skipped. The network is built by pytorch-fid itself
 with random weights (its download is replaced by the random initialisation), saved with
-`torch.save`, read back by `gan.inception_weights` and converted, so the reader, the conversion
+`torch.save`, read back by `gan.evaluation.inception_weights` and converted, so the reader, the
+conversion
 and every layer are tested.
 """
 
@@ -11,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from gan import inception, inception_weights
+from gan.evaluation import inception, inception_weights
 from tests.pytorch_fid_extra import import_pytorch_fid
 
 torch = pytest.importorskip("torch")

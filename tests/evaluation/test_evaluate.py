@@ -11,9 +11,10 @@ import sys
 import numpy as np
 import pytest
 
-from gan import evaluation, inception_weights, recognisability, restore, shapes_evaluator, train
 from gan.data import procedural_shapes
 from gan.errors import UserError
+from gan.evaluation import inception_weights, protocol, recognisability, shapes_evaluator
+from gan.training import restore, train
 from tests.conftest import REPO_ROOT
 
 
@@ -43,9 +44,9 @@ def test_evaluator_round_trips_through_its_file(evaluator, data_dir):
 
 def test_evaluate_scores_a_run_with_its_protocol(trained_run, evaluator):
     workdir, config, state = trained_run
-    extractor = evaluation.create_extractor("shapes", config)
+    extractor = protocol.create_extractor("shapes", config)
     names = ("fid", "kid", "pr", "coverage", "recognisable")
-    result = evaluation.evaluate(state, config, names, 64, extractor)
+    result = protocol.evaluate(state, config, names, 64, extractor)
     assert result["step"] == config.num_train_steps
     for key in ("fid", "kid", "kid_std", "precision", "recall", "coverage", "factor_kl"):
         assert np.isfinite(result[key]), key
@@ -57,14 +58,14 @@ def test_evaluate_scores_a_run_with_its_protocol(trained_run, evaluator):
     assert result["fid"] > 0 and 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1
     combinations = math.prod(map(len, procedural_shapes.FACTORS.values()))
     assert 0 < result["coverage_real"] <= 64 / combinations and result["factor_kl"] >= 0
-    protocol = result["protocol"]
-    assert protocol["extractor"] == "shapes" and protocol["num_real"] == 64
-    assert protocol["reference"] == "procedural_shapes/tiny:train"
-    assert protocol["weights_sha256"] == extractor.weights_hash
+    recorded = result["protocol"]
+    assert recorded["extractor"] == "shapes" and recorded["num_real"] == 64
+    assert recorded["reference"] == "procedural_shapes/tiny:train"
+    assert recorded["weights_sha256"] == extractor.weights_hash
     # The real side is cached in the data dir and reused: the same numbers again.
     cache = list((pathlib.Path(config.data_dir) / "reference_statistics").glob("*.npz"))
     assert len(cache) == 1 and "32px" in cache[0].name and extractor.weights_hash in cache[0].name
-    assert evaluation.evaluate(state, config, names, 64, extractor) == result
+    assert protocol.evaluate(state, config, names, 64, extractor) == result
 
 
 def test_evaluate_cli_prints_and_writes_one_json_line(trained_run, evaluator):
@@ -121,8 +122,8 @@ def test_evaluation_split_over_four_devices_matches_one_device(trained_run, eval
     with np.load(cached) as real_on_four:
         real_on_four = dict(real_on_four)
     cached.unlink()
-    one_device = evaluation.evaluate(
-        state, config, names, num, evaluation.create_extractor("shapes", config)
+    one_device = protocol.evaluate(
+        state, config, names, num, protocol.create_extractor("shapes", config)
     )
     with np.load(cached) as real_on_one:
         np.testing.assert_allclose(real_on_four["features"], real_on_one["features"], atol=1e-5)
@@ -143,13 +144,13 @@ def test_evaluation_split_over_four_devices_matches_one_device(trained_run, eval
 )
 def test_impossible_requests_are_clear_errors(names, extractor, dataset, message):
     with pytest.raises(UserError, match=message):
-        evaluation.check_request(names, extractor, 100, dataset)
+        protocol.check_request(names, extractor, 100, dataset)
 
 
 def test_missing_evaluator_names_the_command(tmp_path, tiny_config):
     tiny_config.data_dir = str(tmp_path)
     with pytest.raises(UserError, match="python -m gan.train_shapes_evaluator"):
-        evaluation.create_extractor("shapes", tiny_config)
+        protocol.create_extractor("shapes", tiny_config)
 
 
 def test_missing_inception_weights_say_where_to_put_them(tmp_path, monkeypatch):
@@ -189,8 +190,8 @@ def test_evaluation_during_training_logs_scores_and_keeps_the_best_state(
     # gan.sample / gan.evaluate --best restore exactly that state.
     restored = restore.restore_for_sampling(tmp_path, None, best=True)
     assert int(restored.step) == lowest["step"]
-    rescored = evaluation.evaluate(
-        restored, tiny_config, ("fid",), 32, evaluation.create_extractor("shapes", tiny_config)
+    rescored = protocol.evaluate(
+        restored, tiny_config, ("fid",), 32, protocol.create_extractor("shapes", tiny_config)
     )
     assert rescored["fid"] == pytest.approx(lowest["fid"], rel=1e-6)
     with pytest.raises(UserError, match="either --step or --best"):
@@ -199,6 +200,6 @@ def test_evaluation_during_training_logs_scores_and_keeps_the_best_state(
 
 def test_recognisability_alone_needs_no_feature_network(trained_run):
     _, config, state = trained_run
-    result = evaluation.evaluate(state, config, ("recognisable",), 16, extractor=None)
+    result = protocol.evaluate(state, config, ("recognisable",), 16, extractor=None)
     assert 0 <= result["recognisable"] <= 1
     assert "extractor" not in result["protocol"] and "fid" not in result

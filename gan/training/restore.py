@@ -8,8 +8,9 @@ import pathlib
 
 import ml_collections
 
-from gan import checkpointing, parallel, train
+from gan import parallel
 from gan.errors import UserError
+from gan.training import checkpointing, train
 
 
 def load_run_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:

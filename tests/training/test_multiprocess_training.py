@@ -21,8 +21,9 @@ import jax
 import numpy as np
 import pytest
 
-from gan import checkpointing, parallel, sample
+from gan import parallel, sample
 from gan.errors import UserError
+from gan.training import checkpointing
 from tests.conftest import REPO_ROOT
 
 TIMEOUT_S = 600  # for all the processes of one run: a hung run fails instead of blocking

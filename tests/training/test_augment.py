@@ -1,12 +1,12 @@
-"""Tests for gan/augment.py: DiffAugment transforms do what they say and are differentiable."""
+"""Tests for gan/training/augment.py: DiffAugment transforms do what they say, differentiably."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan import augment
 from gan.errors import UserError
+from gan.training import augment
 
 IMAGES = jax.random.uniform(jax.random.PRNGKey(0), (6, 16, 16, 3), minval=-1.0, maxval=1.0)
 

@@ -1,4 +1,4 @@
-"""Tests for gan/resnet.py: shapes at 32 and 64 px, the paper's widths, spectral norm in D."""
+"""Tests for gan/models/resnet.py: shapes at 32 and 64 px, the paper's widths, D's spectral norm."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
-from gan import resnet
+from gan.models import resnet
 
 
 def _count(params) -> int:

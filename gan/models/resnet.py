@@ -22,7 +22,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan.regularizers import spectral_normalized
+from gan.models.spectral_norm import spectral_normalized
 
 # Per output size: the (input, output) widths of G's up-blocks, and for each D block its width
 # and whether it halves the resolution, all in units of ngf / ndf.
@@ -40,8 +40,8 @@ Conv3x3 = functools.partial(
 Conv1x1 = functools.partial(
     nn.Conv, kernel_size=(1, 1), padding=0, kernel_init=nn.initializers.xavier_uniform()
 )
-# The momentum of gan.models.BATCHNORM_MOMENTUM, which the EMA's BatchNorm statistics rely on
-# (train.inference_variables; tests/test_train.py checks it for both generators).
+# The momentum of gan.models.dcgan.BATCHNORM_MOMENTUM, which the EMA's BatchNorm statistics rely on
+# (sampling.inference_variables; tests/training/test_train.py checks it for both generators).
 BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
 
 

@@ -1,4 +1,4 @@
-"""Tests for gan/regularizers.py: penalties against closed forms and finite differences,
+"""Tests for gan/training/regularizers.py: penalties against closed forms and finite differences,
 spectral normalisation against numpy's SVD, the EMA formula."""
 
 import jax
@@ -8,8 +8,9 @@ import pytest
 from flax import linen as nn
 from flax import traverse_util
 
-from gan import regularizers
-from gan.models import Discriminator
+from gan.models import spectral_norm
+from gan.models.dcgan import Discriminator
+from gan.training import regularizers
 
 IMAGES = jax.random.normal(jax.random.PRNGKey(0), (3, 4, 4, 2))
 WEIGHTS = jax.random.normal(jax.random.PRNGKey(1), (4, 4, 2))
@@ -80,7 +81,7 @@ def test_spectral_norm_sigma_converges_to_the_largest_singular_value():
 class SpectralDense(nn.Module):
     @nn.compact
     def __call__(self, x, train):
-        return regularizers.spectral_normalized(nn.Dense(8, use_bias=False), x, train)
+        return spectral_norm.spectral_normalized(nn.Dense(8, use_bias=False), x, train)
 
 
 def test_spectral_norm_bounds_the_layer_gain():

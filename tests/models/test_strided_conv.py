@@ -1,4 +1,4 @@
-"""Tests for gan/strided_conv.py: the matrix-product convolutions equal Flax's convolutions.
+"""Tests for gan/models/strided_conv.py: the matrix-product convolutions equal Flax's convolutions.
 
 Outputs, first derivatives (input and kernel) and the second derivatives that WGAN-GP and R1
 take through D all agree with `nn.Conv` / `nn.ConvTranspose` to float32 precision; bfloat16
@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan import strided_conv
+from gan.models import strided_conv
 
 REFERENCE_DOWN = nn.Conv(3, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=False)
 REFERENCE_UP = nn.ConvTranspose(3, (4, 4), strides=(2, 2), padding=((2, 2), (2, 2)), use_bias=False)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from gan import metrics
+from gan.evaluation import metrics
 from tests.pytorch_fid_extra import import_pytorch_fid
 
 

@@ -7,7 +7,7 @@ InceptionV3 in four blocks (`FIDInceptionA`, `FIDInceptionC`, `FIDInceptionE_1/2
 that ignore padding, one max pool), has 1008 classes, and resizes its input to 299x299 with
 bilinear interpolation (align_corners=False) before mapping [0, 1] to [-1, 1]. This module
 reproduces all of it; submodules carry the PyTorch names so that weights convert by name
-(`gan.inception_weights`).
+(`gan.evaluation.inception_weights`).
 
 Outputs: `pool3`, the 2048-d average-pooled features of FID/KID/precision-recall, and `logits`
 over the 1008 classes, for IS.

@@ -5,7 +5,6 @@ tests read the factors back from the images (colour, size, position): from the c
 (`draw`) where a property is exact, from the stored images, grain included, where it is not.
 """
 
-import pathlib
 import socket
 import subprocess
 import sys
@@ -16,11 +15,11 @@ import scipy.ndimage
 import tensorflow_datasets as tfds
 
 from gan.data import procedural_shapes as ps
+from tests.conftest import REPO_ROOT
 
 # A foreground pixel lies within this RGB distance of its palette colour; the colour jitter moves
 # it by at most sqrt(3) * 10 and muted backgrounds stay much farther away.
 _FOREGROUND_DISTANCE = 40.0
-_REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 _FILLED_SHAPES = [i for i, name in enumerate(ps.SHAPES) if name != "ring"]
 
 
@@ -129,7 +128,7 @@ def test_make_example_is_identical_in_a_fresh_process():
         "print(image.tobytes().hex(), tuple(factors))"
     )
     output = subprocess.run(
-        [sys.executable, "-c", code], cwd=_REPO_ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     ).stdout.split(" ", 1)
     image, factors = ps.make_example("test", 3)
     assert output[0] == image.tobytes().hex()

@@ -1,4 +1,4 @@
-"""Tests for gan/recognisability.py: the measure passes real shapes and fails blobs and blur.
+"""Tests for gan/evaluation/recognisability.py: it passes real shapes and fails blobs and blur.
 
 The controls are the ones the measure exists for (experiments/recognisability_controls.py):
 real test images must score at least 0.95; the same images blurred by 3 px, or with their
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from experiments import recognisability_controls
-from gan import recognisability
 from gan.data import procedural_shapes
+from gan.evaluation import recognisability
 
 NUM_IMAGES = 320  # 40 of each shape on average
 
