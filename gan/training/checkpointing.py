@@ -65,19 +65,35 @@ DIRECTORY = "checkpoints"
 BEST_DIRECTORY = "best_checkpoint"
 # Where checkpoints that cannot be restored are moved, beside WORKDIR/checkpoints.
 SET_ASIDE_DIRECTORY = "checkpoints_unreadable"
+# In the names of the temporary directories Orbax writes a checkpoint into before renaming it.
+UNFINISHED_MARK = ".orbax-checkpoint-tmp"
 
 
 def create_manager(
-    workdir: pathlib.Path, config, directory: str = DIRECTORY, keep: int | None = None
+    workdir: pathlib.Path,
+    config,
+    directory: str = DIRECTORY,
+    keep: int | None = None,
+    remove_unfinished: bool = False,
 ) -> ocp.CheckpointManager:
     """A manager under WORKDIR/`directory` that keeps the last `keep` checkpoints (default
-    `config.keep_checkpoints`)."""
+    `config.keep_checkpoints`).
+
+    With `remove_unfinished` (only for the run that holds the workdir's lock: in a workdir in
+    use, unfinished checkpoints are another run's saves in progress), the temporary directories
+    of saves that never completed (a crash, a full disk) are removed first, one after another.
+    Orbax's own clean-up removes them concurrently, and fails with "No such file or directory"
+    when one holds another (a save interrupted mid-way).
+    """
+    path = (workdir / directory).absolute()
+    if remove_unfinished and jax.process_index() == 0 and path.is_dir():
+        for unfinished in sorted(path.glob(f"*{UNFINISHED_MARK}*")):
+            logging.info("Removing the unfinished checkpoint %s.", unfinished)
+            shutil.rmtree(unfinished)
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=keep or config.keep_checkpoints, create=True, cleanup_tmp_directories=True
+        max_to_keep=keep or config.keep_checkpoints, create=True, cleanup_tmp_directories=False
     )
-    return ocp.CheckpointManager(
-        (workdir / directory).absolute(), options=options, item_names=("state", "meta")
-    )
+    return ocp.CheckpointManager(path, options=options, item_names=("state", "meta"))
 
 
 def compatibility_fingerprint(config) -> dict:

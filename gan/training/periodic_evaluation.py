@@ -36,7 +36,7 @@ class PeriodicEvaluation:
             self.extractor = protocol.create_extractor(extractor_name, config)
         self.score_key, self.lower_is_better = protocol.PRIMARY_SCORES[self.names[0]]
         self.best_manager = checkpointing.create_manager(
-            workdir, config, checkpointing.BEST_DIRECTORY, keep=1
+            workdir, config, checkpointing.BEST_DIRECTORY, keep=1, remove_unfinished=True
         )
         best_file = workdir / checkpointing.BEST_DIRECTORY / "best.json"
         self.best = json.loads(best_file.read_text()) if best_file.exists() else None

@@ -408,13 +408,15 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
     """
     validation.validate_config(config)
     workdir = validation.prepare_workdir(workdir)
-    # The lock comes first: creating a manager removes unfinished checkpoints, which in a
-    # workdir in use are another run's saves in progress. Closing the manager waits for the last
+    # The lock comes first: the manager removes unfinished checkpoints, which in a workdir in
+    # use are another run's saves in progress. Closing the manager waits for the last
     # save, also when an error stops the run.
     with (
         workdir_lock.WorkdirLock(workdir),
         checkpointing.write_failures_explained(workdir),
-        contextlib.closing(checkpointing.create_manager(workdir, config)) as manager,
+        contextlib.closing(
+            checkpointing.create_manager(workdir, config, remove_unfinished=True)
+        ) as manager,
     ):
         return _train(config, workdir, manager)
 

@@ -218,10 +218,11 @@ def test_diverged_game_is_flagged_in_the_trace_and_can_stop_the_run(tiny_config,
 
 @pytest.fixture
 def tiny_filesystem(tmp_path):
-    """A 600 kB tmpfs: room for the tiny run's first checkpoint and trace, not its second."""
+    """A 900 kB tmpfs: room for the tiny run's first checkpoint (550 kB with its EMA of G), its
+    trace and TensorBoard file, not its second checkpoint."""
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", mount_point])
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=900k", "tmpfs", mount_point])
     if mounted.returncode:
         pytest.skip("mounting a tmpfs needs root (CAP_SYS_ADMIN)")
     yield mount_point
