@@ -6,8 +6,8 @@
 Per checkpoint, the recognisable share and mean shape fit of `num_samples` fixed-noise samples
 from (a) the trained weights with their running BatchNorm statistics, (b) the EMA weights with
 those same running statistics, (c) the EMA weights with statistics measured on the EMA weights
-(`sampling.inference_variables`, what sampling uses). Training is the same in all three, so the
-rows differ only in what G samples with.
+(`gan.models.sampling.inference_variables`, what sampling uses). Training is the same in all
+three, so the rows differ only in what G samples with.
 """
 
 import pathlib

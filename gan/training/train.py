@@ -66,7 +66,7 @@ class TrainState:
 
     `g_ema_params` is the exponential moving average of `g_params` (Karras et al. 2018, Yazici
     et al. 2019), which samples better than the weights of any single step; None when
-    `ema_decay` is 0. Sampling and sample grids use it when present.
+    `ema_decay` is 0. Sampling and sample grids use it when present (`gan.models.sampling`).
     """
 
     step: jax.Array
