@@ -6,10 +6,9 @@
 Each grid is the run's own `samples/step_<step>.png` (64 images from the same noise), captioned
 with its step, the wall time of training at that step (trace.csv's elapsed_s) and the share of
 its 64 images the recognisability measure (`gan.evaluation.recognisability`) calls
-recognisable, with the
-evaluation's figure over more samples when WORKDIR/eval.jsonl holds one at that step. With
-`--compare`, a second run's grid at `--compare_step` is appended (the paper's recipe beside the
-default, same noise seed).
+recognisable, with the evaluation's figure over more samples when WORKDIR/eval.jsonl holds one
+at that step. With `--compare`, a second run's grid at `--compare_step` is appended (the
+paper's recipe beside the default, same noise seed).
 """
 
 import csv

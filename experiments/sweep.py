@@ -11,9 +11,8 @@ Seeds are an axis of their own: every point of the search runs once per seed, an
 reports mean ± std over them, since seed variance dominates GAN comparisons (Lucic et al. 2018).
 
 Each trial trains in WORKDIR/NNN_<overrides> through `gan.training.train.train_and_evaluate`
-and, once
-finished, leaves `trial.json` there. Running the sweep again skips finished trials and resumes
-an interrupted one from its newest checkpoint. After every trial the summary is rewritten:
+and, once finished, leaves `trial.json` there. Running the sweep again skips finished trials and
+resumes an interrupted one from its newest checkpoint. After every trial the summary is rewritten:
 WORKDIR/summary.md and summary.csv (one row per point, seeds aggregated, sorted by the primary
 metric) and trials.csv (one row per trial): final losses, images/s, wall time, and the metrics
 of a trial's eval.jsonl once it has been scored (`python -m gan.evaluate

@@ -3,10 +3,9 @@
 Data flow: generated images (`sampling.generate` in batches) and real images (the training
 pipeline's decode/crop/resize, at the run's `image_size`) -> an extractor (the FID Inception
 network, or the embedded dataset's evaluator) -> `gan.evaluation.metrics`. The real side is the
-same for
-every checkpoint of a run, so its outputs (features, mean and covariance) are cached as `.npz`
-in the data dir, keyed by dataset, split, resolution, extractor (with its weights' hash) and
-number of images.
+same for every checkpoint of a run, so its outputs (features, mean and covariance) are cached as
+`.npz` in the data dir, keyed by dataset, split, resolution, extractor (with its weights' hash)
+and number of images.
 
 Published FIDs differ by 5-10 points from protocol alone (feature network, resizing, sample
 counts, reference split), so every result carries its `protocol` next to the numbers.

@@ -23,8 +23,8 @@ Per picture:
    sum(min) / sum(max) of the two fractions.
 
 Blur lowers the score (a blurred edge spreads over pixels the outline does not have), and so do
-a blob's missing corners, points and arms. `tests/evaluation/test_recognisability.py` shows both on
-controls built from real images, and that real images pass.
+a blob's missing corners, points and arms. `tests/evaluation/test_recognisability.py` shows
+both on controls built from real images, and that real images pass.
 """
 
 import concurrent.futures

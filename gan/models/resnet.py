@@ -22,6 +22,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan.models.dcgan import BATCHNORM_MOMENTUM
 from gan.models.spectral_norm import spectral_normalized
 
 # Per output size: the (input, output) widths of G's up-blocks, and for each D block its width
@@ -40,9 +41,8 @@ Conv3x3 = functools.partial(
 Conv1x1 = functools.partial(
     nn.Conv, kernel_size=(1, 1), padding=0, kernel_init=nn.initializers.xavier_uniform()
 )
-# The momentum of gan.models.dcgan.BATCHNORM_MOMENTUM, which the EMA's BatchNorm statistics rely on
-# (sampling.inference_variables; tests/training/test_train.py checks it for both generators).
-BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
+# The DCGAN's momentum, which the EMA's BatchNorm statistics rely on (sampling.inference_variables).
+BatchNorm = functools.partial(nn.BatchNorm, momentum=BATCHNORM_MOMENTUM, epsilon=1e-5)
 
 
 def sow_stage(module: nn.Module, index: int, x: jax.Array) -> None:

@@ -4,8 +4,7 @@ pytorch-fid, torchvision and torch are test extras (`requirements-test.txt`, ins
 `make test`); without them these tests are skipped. The network is built by pytorch-fid itself
 with random weights (its download is replaced by the random initialisation), saved with
 `torch.save`, read back by `gan.evaluation.inception_weights` and converted, so the reader, the
-conversion
-and every layer are tested.
+conversion and every layer are tested.
 """
 
 import jax
