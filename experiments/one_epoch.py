@@ -73,7 +73,7 @@ LARGER_DARK_CLEAN = {
     "_BG_GREY": (0.0, 0.0),
     "_BG_TINT": 0.0,
     "_BG_TEXTURE_AMPLITUDE": FLAT,
-    "_GRAIN": 0.0,
+    "GRAIN": 0.0,
 }
 _independent_factors = procedural_shapes.sample_factors
 
@@ -90,11 +90,11 @@ DATA = {
     "shipped": {},
     "larger": {"SIZE_PX": LARGER},
     "largest": {"SIZE_PX": LARGEST},
-    "larger_no_grain": {"SIZE_PX": LARGER, "_GRAIN": 0.0},
+    "larger_no_grain": {"SIZE_PX": LARGER, "GRAIN": 0.0},
     "larger_flat": {"SIZE_PX": LARGER, "_BG_TEXTURE_AMPLITUDE": FLAT},
     "largest_clean_flat": {
         "SIZE_PX": LARGEST,
-        "_GRAIN": 0.0,
+        "GRAIN": 0.0,
         "BLUR_PX": 0.0,
         "_BG_TEXTURE_AMPLITUDE": FLAT,
     },

@@ -36,7 +36,7 @@ def main(argv):
     workdir = pathlib.Path(FLAGS.workdir)
     config = restore.load_run_config(workdir)
     extractor_name = FLAGS.extractor or protocol.default_extractor(config.dataset)
-    protocol.check_request(tuple(FLAGS.metrics), extractor_name, FLAGS.num_samples, config.dataset)
+    protocol.check_request(tuple(FLAGS.metrics), extractor_name, FLAGS.num_samples, config)
     state = restore.restore_for_sampling(workdir, FLAGS.step, FLAGS.best)
     extractor = None
     if protocol.needs_features(tuple(FLAGS.metrics)):

@@ -72,7 +72,7 @@ _BG_GREY = (60.0, 180.0)
 _BG_TINT = 20.0
 _BG_TEXTURE_AMPLITUDE = {"flat": 0.0, "gradient": 25.0, "vignette": 30.0, "glow": 30.0}
 BLUR_PX = 0.8  # standard deviation of the Gaussian blur, in pixels
-_GRAIN = 12.0  # standard deviation of the per-pixel, per-channel Gaussian grain (0-255 scale)
+GRAIN = 12.0  # standard deviation of the per-pixel, per-channel Gaussian grain (0-255 scale)
 
 # Pixel-centre coordinates (float32 keeps rendering fast): columns left to right, rows top to
 # bottom. The shape functions take y pointing up, so shapes such as the triangle stand upright.
@@ -323,7 +323,7 @@ def render(
     image = scipy.ndimage.gaussian_filter(
         draw(factors, rng, outline), sigma=(BLUR_PX, BLUR_PX, 0.0)
     )
-    image += rng.normal(0.0, _GRAIN, image.shape).astype(np.float32)
+    image += rng.normal(0.0, GRAIN, image.shape).astype(np.float32)
     return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 

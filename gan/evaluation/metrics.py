@@ -231,3 +231,19 @@ def factor_kl(real: np.ndarray, fake: np.ndarray, sizes: tuple[int, ...]) -> lis
         nonzero = p > 0
         kls.append(float(np.sum(p[nonzero] * np.log(p[nonzero] / q[nonzero]))))
     return kls
+
+
+def class_accuracy(predicted: np.ndarray, labels: np.ndarray, num_classes: int) -> list[float]:
+    """Accuracy of `predicted` against `labels` overall and for each class (NaN for a class no
+    label has): for a conditional generator, whether its samples show the class they were
+    drawn for. A generator that ignores its labels scores about 1 / num_classes.
+
+    Returns:
+      [overall, class 0, ..., class num_classes - 1].
+    """
+    correct = np.asarray(predicted) == np.asarray(labels)
+    per_class = [
+        float(correct[labels == c].mean()) if np.any(labels == c) else float("nan")
+        for c in range(num_classes)
+    ]
+    return [float(correct.mean()), *per_class]

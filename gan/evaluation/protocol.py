@@ -25,13 +25,14 @@ import tensorflow_datasets as tfds
 from absl import logging
 
 from gan import parallel
-from gan.data import pipeline, sources
+from gan.data import pipeline, procedural_shapes, sources
 from gan.errors import UserError
 from gan.evaluation import inception, inception_weights, metrics, recognisability, shapes_evaluator
 from gan.models import sampling
 
-# Metrics computed from a feature network's outputs on generated and real images.
-FEATURE_METRICS = ("fid", "kid", "is", "pr", "coverage")
+# Metrics computed from a feature network's outputs on generated (and real) images;
+# label_accuracy: the evaluator's reading of a conditional sample's class against its label.
+FEATURE_METRICS = ("fid", "kid", "is", "pr", "coverage", "label_accuracy")
 # Recognisability reads the generated pictures themselves: no network, no real images.
 METRICS = FEATURE_METRICS + ("recognisable",)
 EXTRACTORS = ("inception", "shapes")
@@ -45,6 +46,7 @@ PRIMARY_SCORES = {
     "is": ("is", False),
     "pr": ("recall", False),
     "coverage": ("factor_kl", True),
+    "label_accuracy": ("label_accuracy", False),
     "recognisable": ("recognisable", False),
 }
 
@@ -180,14 +182,22 @@ def needs_features(names: tuple[str, ...]) -> bool:
 
 
 def check_request(
-    names: tuple[str, ...], extractor_name: str | None, num_samples: int, dataset: str
+    names: tuple[str, ...], extractor_name: str | None, num_samples: int, config
 ) -> None:
     """Refuses unknown metrics, IS or coverage without their network, recognisability off the
-    embedded dataset, and too few samples.
+    embedded dataset, label accuracy of a run not conditioned on one of its factors, and too
+    few samples.
+
+    Args:
+      names: the metrics asked for.
+      extractor_name: the feature network they would use.
+      num_samples: generated images to score.
+      config: the run's config (dataset, num_classes, label_key).
 
     Raises:
       UserError: what is wrong and what to ask for instead.
     """
+    dataset = config.dataset
     unknown = set(names) - set(METRICS)
     if unknown:
         raise UserError(f"Unknown metric(s) {sorted(unknown)}; choose from {', '.join(METRICS)}.")
@@ -203,12 +213,26 @@ def check_request(
             f"Recognisability fits the outlines of the {EMBEDDED_DATASET} shapes, so it only "
             f"scores runs on {EMBEDDED_DATASET}, not on {dataset!r}; drop it from the metrics."
         )
+    if "label_accuracy" in names:
+        factors = shapes_evaluator.FACTOR_SIZES
+        conditioned = config.num_classes and config.label_key in factors
+        if extractor_name != "shapes" or not conditioned:
+            raise UserError(
+                "Label accuracy reads a conditional sample's class with the procedural_shapes "
+                f"evaluator (--extractor=shapes), so it needs a class-conditional run on "
+                f"{EMBEDDED_DATASET} whose label_key is one of its factors ({', '.join(factors)}"
+                f"); this run has num_classes={config.num_classes}, "
+                f"label_key={config.label_key!r}, extractor {extractor_name!r}."
+            )
     if num_samples < 10:
         raise UserError(f"--num_samples={num_samples} is too few to score; use at least 10.")
 
 
-def compute_metrics(names, real: dict, fake: dict) -> dict[str, float]:
-    """The requested metrics from real and generated extractor outputs."""
+def compute_metrics(
+    names, real: dict, fake: dict, labels: np.ndarray | None = None, label_key: str = ""
+) -> dict[str, float]:
+    """The requested metrics from real and generated extractor outputs; label accuracy also
+    needs the classes the images were generated for and the factor they are classes of."""
     scores = {}
     if "fid" in names:
         mu, sigma = metrics.gaussian_statistics(fake["features"])
@@ -233,6 +257,13 @@ def compute_metrics(names, real: dict, fake: dict) -> dict[str, float]:
         scores["factor_kl"] = float(sum(kls))
         names_kls = zip(shapes_evaluator.FACTOR_SIZES, kls, strict=True)
         scores.update({f"factor_kl_{name}": kl for name, kl in names_kls})
+    if "label_accuracy" in names:
+        column = list(shapes_evaluator.FACTOR_SIZES).index(label_key)
+        predicted = shapes_evaluator.predict_factors(fake)[:, column]
+        classes = procedural_shapes.FACTORS[label_key]
+        overall, *per_class = metrics.class_accuracy(predicted, labels, len(classes))
+        scores["label_accuracy"] = overall
+        scores.update({f"label_accuracy_{c}": a for c, a in zip(classes, per_class, strict=True)})
     return scores
 
 
@@ -262,7 +293,7 @@ def evaluate(
     Raises:
       UserError: an impossible request (see `check_request`), or unreadable reference data.
     """
-    check_request(tuple(names), extractor and extractor.name, num_samples, config.dataset)
+    check_request(tuple(names), extractor and extractor.name, num_samples, config)
     mesh = parallel.mesh_of(state)
     logging.info("Scoring %d images on %d devices.", num_samples, mesh.size)
     generated = list(generated_batches(state, num_samples, seed))
@@ -271,7 +302,9 @@ def evaluate(
     if needs_features(names):
         real = reference_outputs(config, extractor, split, num_samples, mesh)
         fake = extract(extractor, iter(generated), mesh)
-        scores = compute_metrics(names, real, fake)
+        labels = sampling.cycled_labels(num_samples, sampling.generator_classes(state))
+        labels = None if labels is None else np.asarray(labels)
+        scores = compute_metrics(names, real, fake, labels, config.label_key)
         protocol |= {
             "extractor": extractor.name,
             "weights_sha256": extractor.weights_hash,

@@ -30,7 +30,7 @@ class PeriodicEvaluation:
         self.config, self.workdir, self.data = config, workdir, data
         self.names = tuple(name.strip() for name in config.eval_metrics.split(","))
         extractor_name = protocol.default_extractor(config.dataset)
-        protocol.check_request(self.names, extractor_name, config.num_eval_samples, config.dataset)
+        protocol.check_request(self.names, extractor_name, config.num_eval_samples, config)
         self.extractor = None
         if protocol.needs_features(self.names):
             self.extractor = protocol.create_extractor(extractor_name, config)

@@ -30,7 +30,16 @@ METRIC_COLUMNS = (
     ("d_grad_norm", "|grad D|", "{:8.3f}"),
 )
 # Scores of an evaluation during training, written (prefixed "eval_") on the row of its step.
-EVAL_FIELDS = ("recognisable", "shape_fit", "fid", "coverage", "factor_kl", "precision", "recall")
+EVAL_FIELDS = (
+    "recognisable",
+    "shape_fit",
+    "fid",
+    "coverage",
+    "factor_kl",
+    "precision",
+    "recall",
+    "label_accuracy",
+)
 CSV_FIELDS = (
     ("epoch", "step", "epoch_end")
     + tuple(k for k, _, _ in METRIC_COLUMNS)

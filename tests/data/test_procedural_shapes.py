@@ -213,5 +213,5 @@ def test_stored_images_are_the_drawing_blurred_with_grain():
     image, stored_factors = ps.make_example("train", 7)
     assert stored_factors == factors
     residual = image - scipy.ndimage.gaussian_filter(clean, (ps.BLUR_PX, ps.BLUR_PX, 0))
-    assert abs(float(residual.std()) - ps._GRAIN) < 1.0  # the grain, plus rounding
+    assert abs(float(residual.std()) - ps.GRAIN) < 1.0  # the grain, plus rounding
     assert abs(float(residual.mean())) < 0.5

@@ -8,9 +8,11 @@ import pathlib
 import subprocess
 import sys
 
+import ml_collections
 import numpy as np
 import pytest
 
+from gan import parallel
 from gan.data import procedural_shapes
 from gan.errors import UserError
 from gan.evaluation import inception_weights, protocol, recognisability, shapes_evaluator
@@ -134,17 +136,56 @@ def test_evaluation_split_over_four_devices_matches_one_device(trained_run, eval
 
 
 @pytest.mark.parametrize(
-    ("names", "extractor", "dataset", "message"),
+    ("names", "extractor", "dataset", "num_classes", "message"),
     [
-        (("is",), "shapes", "procedural_shapes", "needs ImageNet classes"),
-        (("coverage",), "inception", "procedural_shapes", "needs the procedural_shapes evaluator"),
-        (("fid", "ssim"), "shapes", "procedural_shapes", "Unknown metric"),
-        (("fid", "recognisable"), "inception", "celeb_a", "only scores runs on procedural_shapes"),
+        (("is",), "shapes", "procedural_shapes", 0, "needs ImageNet classes"),
+        (("coverage",), "inception", "procedural_shapes", 0, "needs the procedural_shapes"),
+        (("fid", "ssim"), "shapes", "procedural_shapes", 0, "Unknown metric"),
+        (("fid", "recognisable"), "inception", "celeb_a", 0, "only scores runs on procedural"),
+        (("label_accuracy",), "shapes", "procedural_shapes", 0, "needs a class-conditional run"),
+        (("label_accuracy",), "inception", "cifar10", 10, "needs a class-conditional run"),
     ],
 )
-def test_impossible_requests_are_clear_errors(names, extractor, dataset, message):
+def test_impossible_requests_are_clear_errors(names, extractor, dataset, num_classes, message):
+    config = ml_collections.ConfigDict(
+        {"dataset": dataset, "num_classes": num_classes, "label_key": "label"}
+    )
     with pytest.raises(UserError, match=message):
-        protocol.check_request(names, extractor, 100, dataset)
+        protocol.check_request(names, extractor, 100, config)
+
+
+def _evaluator_outputs(shapes: np.ndarray) -> dict:
+    """Evaluator outputs that read every image as the given shape (other factors: value 0)."""
+    outputs = {}
+    for name, size in shapes_evaluator.FACTOR_SIZES.items():
+        chosen = shapes if name == "shape" else np.zeros_like(shapes)
+        outputs[f"logits_{name}"] = np.eye(size)[chosen]
+    return outputs
+
+
+def test_label_accuracy_reads_the_class_each_sample_was_drawn_for():
+    labels = np.arange(80) % 8
+    following = protocol.compute_metrics(
+        ("label_accuracy",), {}, _evaluator_outputs(labels), labels, "shape"
+    )
+    assert following["label_accuracy"] == 1.0
+    assert following["label_accuracy_star"] == 1.0
+    ignoring = protocol.compute_metrics(
+        ("label_accuracy",), {}, _evaluator_outputs(np.zeros(80, int)), labels, "shape"
+    )
+    assert ignoring["label_accuracy"] == pytest.approx(1 / 8)
+    assert ignoring["label_accuracy_circle"] == 1.0 and ignoring["label_accuracy_star"] == 0.0
+
+
+def test_conditional_run_is_scored_against_the_classes_it_sampled(tiny_config, evaluator):
+    tiny_config.label_key = "shape"
+    tiny_config.num_classes = len(procedural_shapes.SHAPES)
+    state = train.create_sharded_state(tiny_config, parallel.create_mesh())
+    extractor = protocol.create_extractor("shapes", tiny_config)
+    result = protocol.evaluate(state, tiny_config, ("label_accuracy",), 16, extractor)
+    assert 0 <= result["label_accuracy"] <= 1
+    per_class = [result[f"label_accuracy_{shape}"] for shape in procedural_shapes.SHAPES]
+    assert result["label_accuracy"] == pytest.approx(np.mean(per_class))  # 2 samples per class
 
 
 def test_missing_evaluator_names_the_command(tmp_path, tiny_config):

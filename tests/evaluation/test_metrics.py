@@ -141,3 +141,15 @@ def test_factor_kl_matches_hand_computation_and_grows_with_collapse():
     collapsed = np.zeros((4, 1), int)
     assert metrics.factor_kl(real, collapsed, (2,))[0] > expected > 0
     assert metrics.factor_kl(real, real, (2,))[0] < metrics.factor_kl(real, fake, (2,))[0]
+
+
+def test_class_accuracy_overall_and_per_class_and_for_a_generator_ignoring_labels():
+    labels = np.array([0, 0, 1, 1, 1, 2])
+    predicted = np.array([0, 1, 1, 1, 0, 2])
+    overall, *per_class = metrics.class_accuracy(predicted, labels, 4)
+    assert overall == pytest.approx(4 / 6)
+    assert per_class[:3] == pytest.approx([1 / 2, 2 / 3, 1.0]) and np.isnan(per_class[3])
+    rng = np.random.default_rng(0)
+    labels = np.arange(8000) % 8
+    ignoring = metrics.class_accuracy(rng.integers(0, 8, 8000), labels, 8)
+    assert ignoring[0] == pytest.approx(1 / 8, abs=0.02)

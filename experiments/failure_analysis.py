@@ -1,0 +1,120 @@
+"""Why a run's samples fail the recognisability measure, and what its discriminator looks at.
+
+    python -m experiments.failure_analysis --run=runs/dcgan --step=18000 --num_samples=1000
+
+Two tables for one checkpoint of a run on procedural_shapes:
+
+1. Recognisable share of real test images and of fixed-noise samples, by the object's area
+   (foreground pixels, `gan.evaluation.recognisability.foreground`) and by the best-fitting
+   outline: which sizes and shapes G fails to draw sharply enough.
+2. D's verdict (training mode, batches of 32 as in a D update) on real images from the training
+   and the test split (does D memorise?), on test images with the film grain taken out (3x3
+   median) or put back after a blur of 0.5-1.5 px (does D judge grain or edges?), and on the
+   samples with grain added.
+"""
+
+import pathlib
+
+import jax.numpy as jnp
+import numpy as np
+import scipy.ndimage
+from absl import app, flags
+
+from gan.data import procedural_shapes
+from gan.evaluation import protocol, recognisability
+from gan.models import sampling
+from gan.training import restore
+
+FLAGS = flags.FLAGS
+AREA_EDGES = (0, 80, 150, 300, 600, 4096)  # foreground pixels of a 64x64 picture
+D_BATCH = 32
+
+
+def by_size_and_shape(name: str, pictures: np.ndarray) -> None:
+    fits = recognisability.shape_fits(pictures)
+    best, shape = fits.max(1), fits.argmax(1)
+    passed = best >= recognisability.THRESHOLD
+    areas = np.array([recognisability.foreground(p).sum() for p in pictures])
+    print(f"\n{name}: {passed.mean():.1%} recognisable of {len(pictures):,}")
+    print("| object area (px) | pictures | recognisable | median best fit |")
+    print("|---|---|---|---|")
+    for low, high in zip(AREA_EDGES[:-1], AREA_EDGES[1:], strict=True):
+        where = (areas >= low) & (areas < high)
+        if where.any():
+            print(
+                f"| {low}-{high} | {where.sum()} | {passed[where].mean():.1%} | "
+                f"{np.median(best[where]):.3f} |"
+            )
+    print("| best outline | pictures | recognisable |")
+    print("|---|---|---|")
+    for k, outline in enumerate(recognisability.SHAPES):
+        where = shape == k
+        share = f"{passed[where].mean():.1%}" if where.any() else "-"
+        print(f"| {outline} | {where.sum()} | {share} |")
+
+
+def discriminator_verdicts(state, pictures: dict[str, np.ndarray]) -> None:
+    variables = {"params": state.d_params, "batch_stats": state.d_batch_stats}
+    print("\nD in training mode, batches of 32:")
+    print("| images | mean logit | classified real |")
+    print("|---|---|---|")
+    for name, images in pictures.items():
+        logits = []
+        for start in range(0, len(images) - D_BATCH + 1, D_BATCH):
+            batch = jnp.asarray(images[start : start + D_BATCH], jnp.float32) / 127.5 - 1.0
+            out, _ = state.discriminator.apply(
+                variables, batch, train=True, mutable=["batch_stats"]
+            )
+            logits.append(np.asarray(out).reshape(-1))
+        logits = np.concatenate(logits)
+        print(f"| {name} | {logits.mean():.2f} | {(logits > 0).mean():.1%} |")
+
+
+def main(argv):
+    del argv
+    state = restore.restore_for_sampling(pathlib.Path(FLAGS.run), FLAGS.step)
+    if sampling.generator_classes(state):
+        raise app.UsageError("failure_analysis takes an unconditional run.")
+    config = restore.load_run_config(pathlib.Path(FLAGS.run))
+    n = FLAGS.num_samples
+    samples = np.concatenate(list(protocol.generated_batches(state, n, seed=0)))
+    test, _ = protocol.real_examples(config, "test", n)
+    train_images, _ = protocol.real_examples(config, "train", n)
+    print(f"{FLAGS.run} at step {FLAGS.step:,}; {n:,} samples (noise seed 0) and real images")
+    by_size_and_shape("real test images", test)
+    by_size_and_shape("samples", samples)
+
+    rng = np.random.default_rng(0)
+
+    def grain(images):
+        noise = rng.normal(0.0, procedural_shapes.GRAIN, images.shape)
+        return np.clip(images.astype(np.float32) + noise, 0, 255)
+
+    def per_image(fn, images):
+        return np.stack([fn(image.astype(np.float32)) for image in images])
+
+    def blurred(px):
+        return grain(per_image(lambda x: scipy.ndimage.gaussian_filter(x, (px, px, 0)), test))
+
+    median = per_image(lambda x: scipy.ndimage.median_filter(x, size=(3, 3, 1)), test)
+    discriminator_verdicts(
+        state,
+        {
+            "training images": train_images,
+            "test images": test,
+            "test images, grain removed (3x3 median)": median,
+            "test images, grain removed and redrawn": grain(median),
+            "test images blurred 0.5 px, grain redrawn": blurred(0.5),
+            "test images blurred 1.0 px, grain redrawn": blurred(1.0),
+            "test images blurred 1.5 px, grain redrawn": blurred(1.5),
+            "samples": samples,
+            "samples with grain added": grain(samples),
+        },
+    )
+
+
+if __name__ == "__main__":
+    flags.DEFINE_string("run", None, "Workdir of an unconditional run.", required=True)
+    flags.DEFINE_integer("step", None, "Checkpointed step to analyse.", required=True)
+    flags.DEFINE_integer("num_samples", 1000, "Samples, and real images of each split.")
+    app.run(main)
