@@ -121,12 +121,18 @@ def extract(
     return {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
 
 
-def generated_batches(state, num: int, seed: int) -> Iterator[np.ndarray]:
-    """`num` generated images as uint8 batches; the noise is a pure function of `seed`, and a
-    conditional generator draws every class equally often."""
-    z = sampling.latent_noise(seed, num, state.generator.latent_dim)
+def generated_labels(state, num: int) -> np.ndarray | None:
+    """The classes `generated_batches` draws its `num` images for (every class equally often);
+    None for an unconditional generator."""
     labels = sampling.cycled_labels(num, sampling.generator_classes(state))
-    return sampling.generate_batches(state, z, labels, BATCH)
+    return None if labels is None else np.asarray(labels)
+
+
+def generated_batches(state, num: int, seed: int) -> Iterator[np.ndarray]:
+    """`num` generated images as uint8 batches, for the classes of `generated_labels`; the
+    noise is a pure function of `seed`."""
+    z = sampling.latent_noise(seed, num, state.generator.latent_dim)
+    return sampling.generate_batches(state, z, generated_labels(state, num), BATCH)
 
 
 def real_examples(config, split: str, num: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -297,13 +303,12 @@ def evaluate(
     mesh = parallel.mesh_of(state)
     logging.info("Scoring %d images on %d devices.", num_samples, mesh.size)
     generated = list(generated_batches(state, num_samples, seed))
+    labels = generated_labels(state, num_samples)
     protocol = {"image_size": config.image_size, "num_generated": num_samples, "noise_seed": seed}
     scores = {}
     if needs_features(names):
         real = reference_outputs(config, extractor, split, num_samples, mesh)
         fake = extract(extractor, iter(generated), mesh)
-        labels = sampling.cycled_labels(num_samples, sampling.generator_classes(state))
-        labels = None if labels is None else np.asarray(labels)
         scores = compute_metrics(names, real, fake, labels, config.label_key)
         protocol |= {
             "extractor": extractor.name,
@@ -316,6 +321,8 @@ def evaluate(
     if "recognisable" in names:
         fits = recognisability.shape_fits(np.concatenate(generated))
         scores.update(recognisability.summarise(fits))
+        if labels is not None and config.label_key == "shape":
+            scores["recognisable_as_label"] = recognisability.recognisable_as(fits, labels)
         protocol["recognisable_threshold"] = recognisability.THRESHOLD
     return {"step": int(jax.device_get(state.step)), **scores, "protocol": protocol}
 

@@ -185,3 +185,10 @@ def summarise(fits: np.ndarray) -> dict[str, float]:
         "shape_fit": float(best.mean()),
         **{f"recognisable_{name}": float(s) for name, s in zip(SHAPES, shares, strict=True)},
     }
+
+
+def recognisable_as(fits: np.ndarray, shapes: np.ndarray) -> float:
+    """Fraction of pictures recognisable as the shape given for each (index into `SHAPES`):
+    for samples of a generator conditioned on the shape, a stricter reading of its labels
+    than a classifier's, which also names blobs."""
+    return float(np.mean((fits.max(1) >= THRESHOLD) & (fits.argmax(1) == shapes)))

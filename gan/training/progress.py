@@ -39,6 +39,7 @@ EVAL_FIELDS = (
     "precision",
     "recall",
     "label_accuracy",
+    "recognisable_as_label",
 )
 CSV_FIELDS = (
     ("epoch", "step", "epoch_end")

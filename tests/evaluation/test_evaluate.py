@@ -182,8 +182,10 @@ def test_conditional_run_is_scored_against_the_classes_it_sampled(tiny_config, e
     tiny_config.num_classes = len(procedural_shapes.SHAPES)
     state = train.create_sharded_state(tiny_config, parallel.create_mesh())
     extractor = protocol.create_extractor("shapes", tiny_config)
-    result = protocol.evaluate(state, tiny_config, ("label_accuracy",), 16, extractor)
+    names = ("label_accuracy", "recognisable")
+    result = protocol.evaluate(state, tiny_config, names, 16, extractor)
     assert 0 <= result["label_accuracy"] <= 1
+    assert 0 <= result["recognisable_as_label"] <= result["recognisable"]
     per_class = [result[f"label_accuracy_{shape}"] for shape in procedural_shapes.SHAPES]
     assert result["label_accuracy"] == pytest.approx(np.mean(per_class))  # 2 samples per class
 

@@ -42,6 +42,9 @@ def test_real_images_are_recognised_as_their_own_shape(control_fits):
     assert min(per_shape.values()) >= 0.9, per_shape
     recognised = fits.max(1) >= recognisability.THRESHOLD
     assert np.mean(fits.argmax(1)[recognised] == shapes[recognised]) >= 0.95
+    # Read as labelled samples: their own shape passes, the next shape's label does not.
+    assert recognisability.recognisable_as(fits, shapes) >= 0.9
+    assert recognisability.recognisable_as(fits, (shapes + 1) % len(recognisability.SHAPES)) < 0.05
 
 
 @pytest.mark.parametrize("kind", ["blurred", "ellipse"])
