@@ -4,7 +4,8 @@
         --run=runs/dcgan --steps=500,1500,3000 --compare=runs/dcgan_paper --compare_step=1500
 
 Each grid is the run's own `samples/step_<step>.png` (64 images from the same noise), captioned
-with its step, the wall time of training at that step (trace.csv's elapsed_s) and the share of
+with its step, the wall time of training at that step (trace.csv's elapsed_s, summed over the
+invocations of a resumed run) and the share of
 its 64 images the recognisability measure (`gan.evaluation.recognisability`) calls
 recognisable, with the evaluation's figure over more samples when WORKDIR/eval.jsonl holds one
 at that step. With `--compare`, a second run's grid at `--compare_step` is appended (the
@@ -38,10 +39,18 @@ def grid_images(path: pathlib.Path) -> np.ndarray:
 
 
 def elapsed_at(workdir: pathlib.Path, step: int) -> float:
-    """Seconds of training at `step`, from trace.csv (nan if no row has it)."""
+    """Seconds of training up to `step`, from trace.csv (nan if no row has it), summed over the
+    invocations of a resumed run: each restarts elapsed_s at 0."""
+    earlier, previous, at_step = 0.0, 0.0, float("nan")
     with (workdir / "trace.csv").open(newline="") as f:
-        rows = [row for row in csv.DictReader(f) if int(row["step"]) == step]
-    return float(rows[-1]["elapsed_s"]) if rows else float("nan")
+        for row in csv.DictReader(f):
+            elapsed = float(row["elapsed_s"])
+            if elapsed < previous:  # a new invocation
+                earlier += previous
+            previous = elapsed
+            if int(row["step"]) == step:
+                at_step = earlier + elapsed
+    return at_step
 
 
 def evaluation_at(workdir: pathlib.Path, step: int) -> dict:

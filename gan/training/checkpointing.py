@@ -10,6 +10,7 @@ and the run resumes from the newest one that restores (`restore_newest`).
 
 import contextlib
 import dataclasses
+import errno
 import os
 import pathlib
 import re
@@ -218,13 +219,19 @@ def _unused(path: pathlib.Path) -> pathlib.Path:
     return candidate
 
 
+# Errors of a write that the user can fix: a full disk or quota, a read-only or forbidden
+# workdir, a failing disk.
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO)
+
+
 @contextlib.contextmanager
 def write_failures_explained(workdir: pathlib.Path):
     """Turns a failed write (a full disk, a workdir gone read-only) into one `UserError`.
 
     Orbax writes each checkpoint into a temporary directory and renames it only when complete,
     so a failed save leaves the earlier checkpoints as they were; the message names them.
-    Failures inside Orbax's writer threads arrive as TensorStore errors carrying the OS error.
+    Failures inside Orbax's writer threads arrive as TensorStore errors carrying the OS error,
+    failures of the TensorBoard writer as TensorFlow errors naming it in their text.
     """
     try:
         yield
@@ -232,10 +239,14 @@ def write_failures_explained(workdir: pathlib.Path):
         raise
     except Exception as error:
         text = " ".join(str(error).split())
-        if not isinstance(error, OSError) and "os_error_code" not in text:
-            raise
         code = re.search(r"os_error_code='(\d+)'", text)
-        reason = os.strerror(int(code.group(1))) if code else getattr(error, "strerror", None)
+        named = [os.strerror(e) for e in _WRITE_ERRNOS if os.strerror(e) in text]
+        if not (isinstance(error, OSError) or code or named):
+            raise
+        if code:
+            reason = os.strerror(int(code.group(1)))
+        else:
+            reason = getattr(error, "strerror", None) or (named[0] if named else None)
         kept = _complete_steps(workdir / DIRECTORY)
         resume = f"resume from step {kept[-1]}" if kept else "start again from step 0"
         raise UserError(
