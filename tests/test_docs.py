@@ -3,10 +3,9 @@ that exists, each of its --flags is one that module defines, each --config file 
 --config.KEY override names a key of it. Commands are not run (many train for hours); their
 flags are checked against each module's own `--helpfull`, so the docs cannot drift from it."""
 
-import concurrent.futures
 import importlib
 import importlib.util
-import os
+import json
 import re
 import shlex
 import subprocess
@@ -40,28 +39,25 @@ def documented_commands() -> list[tuple[str, str]]:
     return commands
 
 
-def _help_flags(module: str) -> frozenset[str]:
-    """The flags `python -m module` accepts, read from its --helpfull."""
-    result = subprocess.run(
-        [sys.executable, "-m", module, "--helpfull"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    flags = frozenset(re.findall(r"^\s+--(?:\[no\])?([\w.-]+)", result.stdout, re.M))
-    assert flags, f"python -m {module} --helpfull listed no flags: {result.stderr[-2000:]}"
-    return flags
-
-
 @pytest.fixture(scope="module")
 def defined_flags() -> dict[str, frozenset[str]]:
-    """Every documented module's flags, the --helpfull runs side by side on all cores."""
+    """Every documented module's flags, read from its --helpfull (`tests/module_flags.py`)."""
     modules = {shlex.split(command)[2] for _, command in documented_commands()}
     modules = sorted(modules | {PASSES_FLAGS_TO[m] for m in modules if m in PASSES_FLAGS_TO})
     modules = [module for module in modules if importlib.util.find_spec(module) is not None]
-    with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
-        return dict(zip(modules, pool.map(_help_flags, modules), strict=True))
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.module_flags", *modules],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    flags = {module: frozenset(names) for module, names in json.loads(result.stdout).items()}
+    for module, names in flags.items():
+        assert names, f"python -m {module} --helpfull listed no flags"
+    return flags
 
 
 def config_keys(path: str) -> set[str]:
