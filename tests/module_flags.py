@@ -14,6 +14,7 @@ import re
 import runpy
 import sys
 import tempfile
+import traceback
 
 import flax  # noqa: F401  (imported once, before forking, for every child)
 import jax  # noqa: F401
@@ -25,36 +26,51 @@ PARALLEL = 2
 
 
 def _help_in_child(module: str, output: str) -> int:
-    """Forks a child that runs `module` as `python -m module --helpfull` into `output`."""
+    """Forks a child that runs `module` as `python -m module --helpfull` into `output`; returns
+    its pid. A child that fails (an import error...) writes its traceback to stderr, exits 1."""
     pid = os.fork()
     if pid:
         return pid
+    status = 0
     with open(output, "w") as stream:
         os.dup2(stream.fileno(), 1)
         sys.argv = [module, "--helpfull"]
         try:
             runpy.run_module(module, run_name="__main__", alter_sys=True)
-        except SystemExit:
+        except SystemExit:  # absl exits after printing the help
             pass
+        except BaseException:  # noqa: BLE001  (reported to the parent through the status)
+            traceback.print_exc()
+            status = 1
         finally:
             sys.stdout.flush()
-            os._exit(0)
+            sys.stderr.flush()
+            os._exit(status)
 
 
 def main(modules: list[str]) -> None:
-    flags = {}
+    flags, failed = {}, []
     with tempfile.TemporaryDirectory() as scratch:
         outputs = {module: os.path.join(scratch, module) for module in modules}
-        running = []
+        running = {}
+
+        def wait_for_one():
+            pid, status = os.wait()
+            if os.waitstatus_to_exitcode(status) != 0:
+                failed.append(running[pid])
+            del running[pid]
+
         for module in modules:
-            running.append(_help_in_child(module, outputs[module]))
+            running[_help_in_child(module, outputs[module])] = module
             if len(running) == PARALLEL:
-                os.waitpid(running.pop(0), 0)
-        for pid in running:
-            os.waitpid(pid, 0)
+                wait_for_one()
+        while running:
+            wait_for_one()
         for module, output in outputs.items():
             with open(output) as stream:
                 flags[module] = sorted(set(FLAG_LINE.findall(stream.read())))
+    if failed:
+        sys.exit(f"--helpfull failed for {sorted(failed)} (tracebacks above)")
     print(json.dumps(flags))
 
 
