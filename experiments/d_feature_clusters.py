@@ -19,10 +19,10 @@ import pathlib
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tensorflow_datasets as tfds
 from absl import app, flags
 
-from gan.evaluation import shapes_evaluator
+from gan import parallel
+from gan.evaluation import protocol, shapes_evaluator
 from gan.training import restore
 
 FLAGS = flags.FLAGS
@@ -87,22 +87,15 @@ def discriminator_features(state, images: np.ndarray) -> dict[str, np.ndarray]:
     return {name: np.concatenate(parts) for name, parts in features.items()}
 
 
-def data_dir() -> str:
-    return FLAGS.data_dir or tfds.core.constants.DATA_DIR
-
-
-def evaluator_outputs(images: np.ndarray) -> dict[str, np.ndarray]:
+def evaluator_outputs(config, state, images: np.ndarray) -> dict[str, np.ndarray]:
     """The shape evaluator's 256-d features and its shape head's probabilities."""
-    variables, _, _ = shapes_evaluator.load(shapes_evaluator.default_path(data_dir()))
-    apply = jax.jit(shapes_evaluator.ShapesEvaluator().apply)
-    outputs = [
-        apply(variables, images[i : i + BATCH] / np.float32(255.0))
-        for i in range(0, len(images), BATCH)
-    ]
+    extractor = protocol.create_extractor("shapes", config)
+    batches = (images[i : i + BATCH] for i in range(0, len(images), BATCH))
+    outputs = protocol.extract(extractor, batches, parallel.mesh_of(state))
     return {
-        "shape evaluator's features": np.concatenate([o["features"] for o in outputs]),
-        "shape evaluator's shape probabilities (positive control)": np.concatenate(
-            [jax.nn.softmax(o["logits_shape"]) for o in outputs]
+        "shape evaluator's features": outputs["features"],
+        "shape evaluator's shape probabilities (positive control)": np.asarray(
+            jax.nn.softmax(outputs["logits_shape"])
         ),
     }
 
@@ -120,15 +113,17 @@ def prepared(features: np.ndarray) -> np.ndarray:
 
 def main(argv):
     del argv
-    state = restore.restore_for_sampling(pathlib.Path(FLAGS.run), FLAGS.step)
+    run = pathlib.Path(FLAGS.run)
+    state = restore.restore_for_sampling(run, FLAGS.step)
+    config = restore.load_run_config(run)
     images, factors = shapes_evaluator.load_labelled(
-        "procedural_shapes", data_dir(), f"train[:{FLAGS.num_images}]"
+        config.dataset, str(protocol.data_dir_of(config)), f"train[:{FLAGS.num_images}]"
     )
     features = discriminator_features(state, images)
     features["16x16 pixel averages (baseline)"] = (
         images.reshape(-1, 16, 4, 16, 4, 3).mean((2, 4)).reshape(len(images), -1)
     )
-    features.update(evaluator_outputs(images))
+    features.update(evaluator_outputs(config, state, images))
     names = list(shapes_evaluator.FACTOR_SIZES)
     print(
         f"{FLAGS.run} at step {FLAGS.step:,}: NMI of k-means clusters of {len(images):,} "
@@ -149,5 +144,4 @@ if __name__ == "__main__":
     flags.DEFINE_integer("step", None, "Checkpointed step whose D is clustered.", required=True)
     flags.DEFINE_integer("num_images", 4000, "Training images clustered.")
     flags.DEFINE_list("clusters", ["8", "32"], "Numbers of clusters k.")
-    flags.DEFINE_string("data_dir", None, "tfds data dir (and the evaluator's); tfds's default.")
     app.run(main)
