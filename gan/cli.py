@@ -3,6 +3,7 @@ and the flags that join a multi-process run."""
 
 import functools
 import logging
+import pathlib
 import re
 import sys
 import textwrap
@@ -15,6 +16,22 @@ from absl import logging as absl_logging
 from gan import parallel
 from gan.errors import UserError
 from gan.training.preemption import Preempted
+
+
+# Where compiled programs persist between runs unless JAX_COMPILATION_CACHE_DIR says otherwise
+# (JAX_ENABLE_COMPILATION_CACHE=false turns the cache off).
+COMPILATION_CACHE_DIR = pathlib.Path("~/.cache/gan/xla").expanduser()
+
+
+def use_compilation_cache() -> None:
+    """Keeps XLA's compiled programs on disk, so that a run after the first skips compiling.
+
+    Compiling the default train step takes about 7 s on 2 CPU cores, half the time to the first
+    step; a later run with the same program (same config, shapes and JAX) loads it instead.
+    The loaded program is the one compiled, so results are bitwise the same.
+    """
+    if not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", str(COMPILATION_CACHE_DIR))
 
 
 def fail(message: str) -> None:
@@ -84,7 +101,7 @@ def entry_point(main):
     """Decorates an absl `main(argv)` with what every command needs.
 
     It refuses stray positional arguments, keeps TensorFlow (which only feeds tf.data) off the
-    GPUs that JAX uses, filters library INFO logs, turns a `UserError` into its paragraph on
+    GPUs that JAX uses, keeps compiled programs for the next run, filters library INFO logs, turns a `UserError` into its paragraph on
     stderr and exit status 1, and a stop on a signal into its message and status 128 + the
     signal's number (143 for SIGTERM, 130 for SIGINT), as schedulers expect.
     """
@@ -94,6 +111,7 @@ def entry_point(main):
         if len(argv) > 1:
             raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
         tf.config.set_visible_devices([], "GPU")
+        use_compilation_cache()
         for handler in logging.getLogger().handlers:
             handler.addFilter(keep_own_info_logs)
         try:

@@ -1,5 +1,7 @@
-"""User-facing failures of the command-line entry points: one paragraph, exit status 1."""
+"""The command-line entry points: user-facing failures (one paragraph, exit status 1) and the
+compilation cache every command keeps."""
 
+import os
 import re
 import subprocess
 import sys
@@ -11,10 +13,15 @@ from gan.training import validation
 from tests.conftest import REPO_ROOT
 
 
-def _run(*args):
+def _run(*args, env=None):
     """Runs `python -m ARGS`; returns (exit status, stderr with line wrapping undone)."""
     result = subprocess.run(
-        [sys.executable, "-m", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     return result.returncode, " ".join(result.stderr.split())
 
@@ -47,6 +54,22 @@ def test_sample_without_a_run_is_a_clear_error(tmp_path):
     status, stderr = _run("gan.sample", f"--workdir={tmp_path}", f"--out={tmp_path / 'x.png'}")
     assert status == 1
     assert "No training run in" in stderr and "Traceback" not in stderr
+
+
+def test_a_run_keeps_its_compiled_programs_in_the_users_cache(tmp_path, data_dir):
+    """Without JAX_COMPILATION_CACHE_DIR, compiled programs go to ~/.cache/gan/xla."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("JAX_")}
+    env.update(HOME=str(tmp_path), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    status, stderr = _run(
+        "gan.main",
+        "--config=configs/tiny.py",
+        f"--workdir={tmp_path / 'run'}",
+        "--config.num_train_steps=1",
+        f"--config.data_dir={data_dir}",
+        env=env,
+    )
+    assert status == 0, stderr
+    assert any((tmp_path / ".cache" / "gan" / "xla").iterdir())
 
 
 def test_unwritable_workdir_is_a_clear_error(tmp_path):
