@@ -17,7 +17,6 @@ from gan import parallel
 from gan.errors import UserError
 from gan.training.preemption import Preempted
 
-
 # Where compiled programs persist between runs unless JAX_COMPILATION_CACHE_DIR says otherwise
 # (JAX_ENABLE_COMPILATION_CACHE=false turns the cache off).
 COMPILATION_CACHE_DIR = pathlib.Path("~/.cache/gan/xla").expanduser()
@@ -101,9 +100,10 @@ def entry_point(main):
     """Decorates an absl `main(argv)` with what every command needs.
 
     It refuses stray positional arguments, keeps TensorFlow (which only feeds tf.data) off the
-    GPUs that JAX uses, keeps compiled programs for the next run, filters library INFO logs, turns a `UserError` into its paragraph on
-    stderr and exit status 1, and a stop on a signal into its message and status 128 + the
-    signal's number (143 for SIGTERM, 130 for SIGINT), as schedulers expect.
+    GPUs that JAX uses, keeps compiled programs for the next run, filters library INFO logs,
+    turns a `UserError` into its paragraph on stderr and exit status 1, and a stop on a signal
+    into its message and status 128 + the signal's number (143 for SIGTERM, 130 for SIGINT), as
+    schedulers expect.
     """
 
     @functools.wraps(main)
