@@ -1,6 +1,6 @@
 """Times the full jitted DCGAN train step, optionally beside the same step in PyTorch.
 
-    python -m benchmarks.train_step --config=configs/dcgan.py --batch_size=64 --compare-torch
+    python -m benchmarks.train_step --config=configs/dcgan_paper.py --batch_size=64 --compare-torch
 
 What is measured: `train_step` of gan/training/train.py (D update, then G update, metrics
 included), jitted and sharded as its `train_and_evaluate` runs it, on one fixed random batch; no
@@ -105,6 +105,37 @@ def print_param_counts(torch_dcgan, config) -> None:
     )
 
 
+# The recipe `benchmarks.torch_dcgan` trains, Radford et al.'s (configs/dcgan_paper.py); with
+# any of these keys set otherwise the two sides would time different computations.
+TORCH_RECIPE = {
+    "model": "dcgan",
+    "loss": "non_saturating",
+    "d_norm": "batch",
+    "d_spectral_norm": False,
+    "n_critic": 1,
+    "gp_weight": 0.0,
+    "r1_gamma": 0.0,
+    "ema_decay": 0.0,
+    "diffaugment": "",
+    "num_classes": 0,
+    "label_smoothing": 0.0,
+    "d_learning_rate": -1.0,
+    "beta2": 0.999,
+}
+
+
+def check_torch_comparable(config) -> None:
+    """Refuses a config whose step PyTorch's reference does not compute, naming the keys."""
+    differing = [f"{key}={config[key]!r}" for key, v in TORCH_RECIPE.items() if config[key] != v]
+    if differing:
+        raise UserError(
+            "--compare-torch times PyTorch's DCGAN, which trains the paper's recipe; this config "
+            f"differs from it in {', '.join(differing)}, so the ratio would compare different "
+            "steps. Use --config=configs/dcgan_paper.py (widths and batch may be changed) or "
+            "set those keys to the paper's values."
+        )
+
+
 def report_torch(config) -> float:
     """Prints PyTorch's setup, parameter counts beside Flax's and step times; returns img/s."""
     try:
@@ -162,6 +193,8 @@ def main(argv):
     if FLAGS.image_size is not None:
         config.image_size = FLAGS.image_size
     validation.validate_config(config)
+    if FLAGS["compare-torch"].value:
+        check_torch_comparable(config)
     if FLAGS["xla-convolutions"].value:
         xla_convolutions.install()
     img_per_s = report_jax(config)

@@ -11,7 +11,9 @@ import jax
 import numpy as np
 import pytest
 
-from benchmarks import xla_convolutions
+from benchmarks import train_step, xla_convolutions
+from configs import dcgan, dcgan_paper
+from gan.errors import UserError
 from gan.models import strided_conv
 from tests.conftest import REPO_ROOT
 
@@ -34,6 +36,12 @@ def test_train_step_benchmark_prints_its_summary_line():
     )
     assert re.fullmatch(r"img_per_s=\d+\.\d", lines[-1])
     assert any(line.startswith("jax: compile") and "peak RSS" in line for line in lines)
+
+
+def test_torch_comparison_refuses_a_recipe_the_reference_does_not_train():
+    train_step.check_torch_comparable(dcgan_paper.get_config())  # PyTorch's own recipe
+    with pytest.raises(UserError, match=r"d_norm='layer', r1_gamma=0\.1, ema_decay=0\.999"):
+        train_step.check_torch_comparable(dcgan.get_config())
 
 
 @pytest.mark.parametrize("name", ["conv_down", "conv_up"])
