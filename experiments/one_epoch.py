@@ -8,7 +8,8 @@ The README's target is that a 64 px DCGAN visibly learns the embedded shapes wit
 (1,562 steps of 64). This asks which property of the data or of the recipe decides that: each
 variant re-renders the 100,000 training images with some of `procedural_shapes`' rendering
 constants changed (shape sizes, blur, grain, background textures, fewer shapes) or trains
-`configs/dcgan.py` with some keys changed, trains for one epoch from the same noise seed, and
+`configs/dcgan_paper.py` (the default recipe when this study ran) with some keys changed,
+trains for one epoch from the same noise seed, and
 draws 16 samples of fixed noise (inference mode, as `gan.sample` does). The images are
 rendered in memory, in parallel, and fed without tf.data; the step is
 `gan.training.train.train_step` itself.
@@ -35,7 +36,7 @@ import numpy as np
 from absl import app, flags
 from PIL import Image, ImageDraw
 
-from configs import dcgan
+from configs import dcgan_paper
 from gan import images
 from gan.data import procedural_shapes
 from gan.models import sampling
@@ -155,8 +156,8 @@ def render(data: str, num_images: int) -> np.ndarray:
 
 
 def variant_config(name: str, seed: int):
-    """`configs/dcgan.py` with `name`'s overrides (none for a data variant) and `seed`."""
-    config = dcgan.get_config()
+    """`configs/dcgan_paper.py` with `name`'s overrides (none for a data variant) and `seed`."""
+    config = dcgan_paper.get_config()
     config.update(VARIANTS[name][1])
     config.seed = seed
     return config
