@@ -38,6 +38,7 @@ def parity_config():
     config.learning_rate = 2e-4
     config.beta1 = 0.5
     config.compute_dtype = "float32"  # parity to float32 rounding, whatever the default
+    config.d_norm, config.r1_gamma = "batch", 0.0  # PyTorch's reference trains the paper's D
     return config
 
 

@@ -194,7 +194,12 @@ def test_early_error_leaves_one_message_and_no_background_traceback(tmp_path):
 
 
 def test_diverged_game_is_flagged_in_the_trace_and_can_stop_the_run(tiny_config, tmp_path):
-    """A learning rate of 1e4 ends the game without a NaN: D certain, G's gradient gone."""
+    """A learning rate of 1e4 ends the game without a NaN: D certain, G's gradient gone.
+
+    With the paper's BatchNorm D and no penalty; R1 on a layer-normalised D turns the same
+    learning rate into NaNs, which the NaN guard stops instead.
+    """
+    tiny_config.d_norm, tiny_config.r1_gamma = "batch", 0.0
     tiny_config.learning_rate = 1e4
     tiny_config.num_train_steps = 40
     tiny_config.log_every_steps = 1
