@@ -1,5 +1,5 @@
 """What the command-line entry points share: quiet library logs, user errors as a paragraph,
-and the flags that join a multi-process run."""
+a persistent compilation cache, and the flags that join a multi-process run."""
 
 import functools
 import logging
