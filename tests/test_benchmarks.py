@@ -16,10 +16,14 @@ from gan.models import strided_conv
 from tests.conftest import REPO_ROOT
 
 
-def _run(*args):
-    result = subprocess.run(
+def _command(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-m", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
     )
+
+
+def _run(*args):
+    result = _command(*args)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.strip().splitlines()
 
@@ -38,19 +42,7 @@ def test_train_step_benchmark_prints_its_summary_line():
 
 def test_torch_comparison_refuses_a_recipe_the_reference_does_not_train():
     """configs/tiny.py has the default's layer-normalised D, R1 and EMA: no PyTorch twin."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.train_step",
-            "--config=configs/tiny.py",
-            "--compare-torch",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _command("benchmarks.train_step", "--config=configs/tiny.py", "--compare-torch")
     stderr = " ".join(result.stderr.split())
     assert result.returncode == 1
     assert "differs from it in d_norm='layer', r1_gamma=0.1, ema_decay=0.999" in stderr
