@@ -85,18 +85,18 @@ def tiled(pictures: np.ndarray, columns: int = 8) -> Image.Image:
     return picture
 
 
-def compose(panels: list[tuple[str, np.ndarray]]) -> Image.Image:
-    """Panels side by side, each a grid with its caption above."""
-    grids = [tiled(pictures) for _, pictures in panels]
+def compose(panels: list[tuple[str, Image.Image]]) -> Image.Image:
+    """Pictures side by side, each with its caption above."""
     gap = 8
-    width = sum(grid.width for grid in grids) + gap * (len(grids) - 1)
-    figure = Image.new("RGB", (width, CAPTION_HEIGHT + grids[0].height), "white")
+    width = sum(picture.width for _, picture in panels) + gap * (len(panels) - 1)
+    height = max(picture.height for _, picture in panels)
+    figure = Image.new("RGB", (width, CAPTION_HEIGHT + height), "white")
     pen = ImageDraw.Draw(figure)
     left = 0
-    for (text, _), grid in zip(panels, grids, strict=True):
+    for text, picture in panels:
         pen.multiline_text((left + 2, 2), text, fill="black")
-        figure.paste(grid, (left, CAPTION_HEIGHT))
-        left += grid.width + gap
+        figure.paste(picture, (left, CAPTION_HEIGHT))
+        left += picture.width + gap
     return figure
 
 
@@ -111,7 +111,7 @@ def main(argv):
         panels.append(caption(pathlib.Path(FLAGS.compare), FLAGS.compare_step, FLAGS.compare_name))
     out = pathlib.Path(FLAGS.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    compose(panels).save(out)
+    compose([(text, tiled(pictures)) for text, pictures in panels]).save(out)
     for text, _ in panels:
         print(text.replace("\n", "; "))
 

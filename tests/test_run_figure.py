@@ -1,6 +1,11 @@
-"""experiments/run_figure.py: the wall time it captions a resumed run's grids with."""
+"""The figure scripts: run_figure's wall time of a resumed run, the layout of the panels both
+scripts share, and the scores recipe_grids captions its grids with."""
 
-from experiments import run_figure
+import json
+
+from PIL import Image
+
+from experiments import recipe_grids, run_figure
 
 
 def test_wall_time_of_a_resumed_run_adds_up_its_invocations(tmp_path):
@@ -10,3 +15,23 @@ def test_wall_time_of_a_resumed_run_adds_up_its_invocations(tmp_path):
     assert run_figure.elapsed_at(tmp_path, 200) == 21.0  # its last row
     assert run_figure.elapsed_at(tmp_path, 400) == 21.0 + 15.0
     assert run_figure.elapsed_at(tmp_path, 500) != run_figure.elapsed_at(tmp_path, 500)  # nan
+
+
+def test_pictures_of_different_sizes_sit_side_by_side_under_their_captions():
+    small, large = Image.new("RGB", (10, 20), "red"), Image.new("RGB", (30, 40), "blue")
+    figure = run_figure.compose([("a", small), ("b", large)])
+    assert figure.size == (10 + 8 + 30, run_figure.CAPTION_HEIGHT + 40)
+    assert figure.getpixel((5, run_figure.CAPTION_HEIGHT + 5)) == (255, 0, 0)
+    assert figure.getpixel((20, run_figure.CAPTION_HEIGHT + 35)) == (0, 0, 255)
+
+
+def test_recipe_grids_reads_the_last_fid_of_the_step(tmp_path):
+    lines = [
+        {"step": 3000, "fid": 5.0, "coverage": 0.1},
+        {"step": 3000, "recognisable": 0.5},
+        {"step": 3000, "fid": 4.0, "coverage": 0.2},
+        {"step": 2000, "fid": 9.0, "coverage": 0.0},
+    ]
+    (tmp_path / "eval.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert recipe_grids.scores_at(tmp_path, 3000)["fid"] == 4.0
+    assert recipe_grids.scores_at(tmp_path, 1000) == {}
