@@ -5,34 +5,25 @@
 
 For runs of any image size (the README's figure, `experiments.run_figure`, scores 64x64 grids
 for recognisability; this one shows what a recipe draws at another size). Each caption names
-the run's config and, where WORKDIR/eval.jsonl holds an evaluation at that step with them, its
+the run (its workdir) and, where WORKDIR/eval.jsonl holds an evaluation at that step with them, its
 FID and factor coverage; the same numbers are printed as a markdown table.
 """
 
-import json
 import pathlib
 
 from absl import app, flags
 from PIL import Image
 
-from experiments.run_figure import compose
+from experiments.run_figure import compose, evaluation_at
 from gan.training import restore
 
 FLAGS = flags.FLAGS
 
 
-def scores_at(workdir: pathlib.Path, step: int) -> dict:
-    """The last evaluation of `step` in eval.jsonl with an FID, or {}."""
-    path = workdir / "eval.jsonl"
-    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    lines = [line for line in lines if line["step"] == step and "fid" in line]
-    return lines[-1] if lines else {}
-
-
 def panel(workdir: pathlib.Path, step: int) -> tuple[str, Image.Image, str]:
     """A run's caption, its grid at `step` and its row of the table."""
     config = restore.load_run_config(workdir)
-    scores = scores_at(workdir, step)
+    scores = evaluation_at(workdir, step, "fid")
     fid, coverage = scores.get("fid", float("nan")), scores.get("coverage", float("nan"))
     text = f"{workdir.name}\nstep {step:,}\nFID {fid:,.0f}, coverage {coverage:.3f}"
     row = f"| {workdir.name} | {config.loss} | {step:,} | {fid:,.0f} | {coverage:.3f} |"

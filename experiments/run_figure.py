@@ -53,11 +53,11 @@ def elapsed_at(workdir: pathlib.Path, step: int) -> float:
     return at_step
 
 
-def evaluation_at(workdir: pathlib.Path, step: int) -> dict:
-    """The last evaluation of `step` in eval.jsonl with a recognisability score, or {}."""
+def evaluation_at(workdir: pathlib.Path, step: int, metric: str = "recognisable") -> dict:
+    """The last evaluation of `step` in eval.jsonl that holds `metric`, or {}."""
     path = workdir / "eval.jsonl"
     lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    lines = [line for line in lines if line["step"] == step and "recognisable" in line]
+    lines = [line for line in lines if line["step"] == step and metric in line]
     return lines[-1] if lines else {}
 
 

@@ -1,11 +1,11 @@
-"""The figure scripts: run_figure's wall time of a resumed run, the layout of the panels both
-scripts share, and the scores recipe_grids captions its grids with."""
+"""The figure scripts: run_figure's wall time of a resumed run, and the panel layout and
+evaluation lookup it shares with recipe_grids."""
 
 import json
 
 from PIL import Image
 
-from experiments import recipe_grids, run_figure
+from experiments import run_figure
 
 
 def test_wall_time_of_a_resumed_run_adds_up_its_invocations(tmp_path):
@@ -25,7 +25,7 @@ def test_pictures_of_different_sizes_sit_side_by_side_under_their_captions():
     assert figure.getpixel((20, run_figure.CAPTION_HEIGHT + 35)) == (0, 0, 255)
 
 
-def test_recipe_grids_reads_the_last_fid_of_the_step(tmp_path):
+def test_the_captions_read_the_last_evaluation_of_the_step_with_their_metric(tmp_path):
     lines = [
         {"step": 3000, "fid": 5.0, "coverage": 0.1},
         {"step": 3000, "recognisable": 0.5},
@@ -33,5 +33,6 @@ def test_recipe_grids_reads_the_last_fid_of_the_step(tmp_path):
         {"step": 2000, "fid": 9.0, "coverage": 0.0},
     ]
     (tmp_path / "eval.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    assert recipe_grids.scores_at(tmp_path, 3000)["fid"] == 4.0
-    assert recipe_grids.scores_at(tmp_path, 1000) == {}
+    assert run_figure.evaluation_at(tmp_path, 3000, "fid")["fid"] == 4.0
+    assert run_figure.evaluation_at(tmp_path, 1000, "fid") == {}
+    assert run_figure.evaluation_at(tmp_path, 3000)["recognisable"] == 0.5
