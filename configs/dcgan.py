@@ -62,6 +62,12 @@ def get_config() -> ml_collections.ConfigDict:
     # mutes the samples' colours, on a layer-normalised D it keeps them and learns faster than
     # the BatchNorm D without R1 (docs/experiments/default_recipe.md).
     config.d_norm = "layer"
+    # BatchNorm scales and offsets of G computed from z by a small MLP per layer
+    # ("self-modulation", Chen et al. 2019), so that z acts on every layer, not only the first.
+    config.g_self_modulation = False
+    # Per-pixel Gaussian noise after each of G's upsampling layers, with a learned strength per
+    # channel (StyleGAN's noise inputs): a source for detail such as film grain that z cannot hold.
+    config.g_pixel_noise = False
     # Classes of a class-conditional GAN ("dcgan" model): G's BatchNorm scales and offsets and a
     # projection term of D are looked up per class (configs/cdcgan.py). 0 trains unconditionally.
     config.num_classes = 0
@@ -114,6 +120,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.learning_rate = 2e-4
     # Adam learning rate of D (two time-scale update rule, Heusel et al. 2017); -1: learning_rate.
     config.d_learning_rate = -1.0
+    # Final steps over which both learning rates fall linearly to 0; 0 keeps them constant.
+    # Needs num_train_steps > 0.
+    config.lr_decay_steps = 0
     # Adam beta1, for both networks (DCGAN's 0.5).
     config.beta1 = 0.5
     # Adam beta2, for both networks (WGAN-GP and SNGAN use 0.9).

@@ -39,6 +39,8 @@ def create_models(config) -> tuple[nn.Module, nn.Module]:
         latent_dim=config.latent_dim,
         dtype=dtype,
         num_classes=config.get("num_classes", 0),
+        self_modulation=config.get("g_self_modulation", False),
+        pixel_noise=config.get("g_pixel_noise", False),
     )
     discriminator = Discriminator(
         ndf=config.ndf,

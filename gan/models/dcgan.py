@@ -74,6 +74,57 @@ class ConditionalBatchNorm(nn.Module):
         return x * scale(labels)[:, None, None, :] + offset(labels)[:, None, None, :]
 
 
+class SelfModulatedBatchNorm(nn.Module):
+    """BatchNorm whose scale and offset are functions of the noise z (Chen et al. 2019).
+
+    "Self-modulation": each of G's layers gets a per-image gain and shift from a small MLP of
+    z, as a class-conditional generator gets them from its class, but with no labels. z then
+    acts on every layer multiplicatively rather than only through the first, which lets G
+    switch between distinct outputs (one shape or another) more sharply than a network that
+    depends on z only through its input. The MLP's output layer starts at N(0, 0.02), so
+    training begins from the DCGAN's BatchNorm (scale about 1, offset 0).
+    """
+
+    use_running_average: bool
+    hidden: int = 32  # the MLP's hidden units (the paper's choice)
+
+    @nn.compact
+    def __call__(self, x: jax.Array, z: jax.Array) -> jax.Array:
+        x = BatchNorm(
+            use_running_average=self.use_running_average, use_scale=False, use_bias=False
+        )(x)
+        channels = x.shape[-1]
+        hidden = nn.relu(nn.Dense(self.hidden, kernel_init=WEIGHT_INIT)(z))
+        scale = 1.0 + nn.Dense(channels, kernel_init=WEIGHT_INIT, name="scale")(hidden)
+        offset = nn.Dense(channels, kernel_init=WEIGHT_INIT, name="offset")(hidden)
+        return x * scale[:, None, None, :] + offset[:, None, None, :]
+
+
+class PixelNoise(nn.Module):
+    """Adds per-pixel Gaussian noise, scaled by a learned per-channel strength (StyleGAN).
+
+    Pictures carry detail that no low-dimensional z can hold: the film grain of the embedded
+    data is drawn independently for every pixel. Without a source of it a convolutional G
+    imitates it with blotches, which a discriminator can tell from grain. The noise is drawn
+    from a key hashed from each image's z, so G stays a pure function of z (fixed-noise grids
+    and evaluations reproduce without an extra random stream), and each image gets its own
+    noise. The strengths start at 0: training begins from the plain DCGAN.
+    """
+
+    @nn.compact
+    def __call__(self, x: jax.Array, z: jax.Array) -> jax.Array:
+        strength = self.param("strength", nn.initializers.zeros, (x.shape[-1],))
+        seeds = jax.lax.bitcast_convert_type(z[:, :2], jnp.uint32)
+        stage = jax.random.fold_in(jax.random.PRNGKey(0), x.shape[1])  # new noise per stage
+
+        def image_noise(seed):
+            key = jax.random.fold_in(jax.random.fold_in(stage, seed[0]), seed[1])
+            return jax.random.normal(key, x.shape[1:], jnp.float32)
+
+        noise = jax.lax.stop_gradient(jax.vmap(image_noise)(seeds))
+        return x + noise * strength.astype(x.dtype)
+
+
 def sow_features(module: nn.Module, x: jax.Array) -> None:
     """Keeps a stage's output as `features_{h}x{w}x{c}` in `intermediates`, for inspection.
 
@@ -101,6 +152,8 @@ class Generator(nn.Module):
     latent_dim: int = 100  # the length of z; callers sample noise of this size
     dtype: jnp.dtype = jnp.float32  # operands of the upsampling layers' matrix products
     num_classes: int = 0  # > 0: class-conditional BatchNorm, `labels` select the class
+    self_modulation: bool = False  # BatchNorm scales and offsets from z (SelfModulatedBatchNorm)
+    pixel_noise: bool = False  # per-pixel noise after every upsampling layer (PixelNoise)
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
@@ -108,9 +161,16 @@ class Generator(nn.Module):
             if self.num_classes:
                 conditional = ConditionalBatchNorm(self.num_classes, not train)
                 return functools.partial(conditional, labels=labels)
+            if self.self_modulation:
+                return functools.partial(SelfModulatedBatchNorm(not train), z=z)
             return BatchNorm(use_running_average=not train)
 
-        up = functools.partial(UpConv, dtype=self.dtype, kernel_init=WEIGHT_INIT)
+        def up(features):
+            conv = UpConv(features, dtype=self.dtype, kernel_init=WEIGHT_INIT)
+            if self.pixel_noise:
+                return lambda x: PixelNoise()(conv(x), z)
+            return conv
+
         stages = num_resolution_stages(self.image_size)
         width = self.ngf * 2 ** (stages - 1)
         # The first layer, a 4x4 transposed conv of the 1x1 noise "image", is exactly a dense map.

@@ -85,11 +85,25 @@ class TrainState:
     options: StepOptions = flax.struct.field(pytree_node=False)
 
 
-def create_optimizer(config, learning_rate: float) -> optax.GradientTransformation:
+def create_optimizer(
+    config, learning_rate: float, updates_per_step: int = 1
+) -> optax.GradientTransformation:
     """Adam with DCGAN's beta1 = 0.5: a shorter momentum memory keeps the two players stable.
 
-    WGAN-GP and SNGAN use beta1 = 0, beta2 = 0.9 (`config.beta2`, 0.999 by default).
+    WGAN-GP and SNGAN use beta1 = 0, beta2 = 0.9 (`config.beta2`, 0.999 by default). With
+    `lr_decay_steps` > 0 the rate falls linearly to 0 over the last that many steps of
+    `num_train_steps`; `updates_per_step` (D's `n_critic`) converts steps to optimizer updates.
     """
+    decay_steps = config.get("lr_decay_steps", 0)
+    if decay_steps:
+        constant_updates = (config.num_train_steps - decay_steps) * updates_per_step
+        learning_rate = optax.join_schedules(
+            [
+                optax.constant_schedule(learning_rate),
+                optax.linear_schedule(learning_rate, 0.0, decay_steps * updates_per_step),
+            ],
+            [constant_updates],
+        )
     return optax.adam(learning_rate, b1=config.beta1, b2=config.get("beta2", 0.999))
 
 
@@ -98,7 +112,9 @@ def create_optimizers(config) -> tuple[optax.GradientTransformation, ...]:
     d_learning_rate = config.get("d_learning_rate", -1.0)
     if d_learning_rate <= 0:  # the sentinel -1: D learns at G's rate
         d_learning_rate = config.learning_rate
-    return create_optimizer(config, config.learning_rate), create_optimizer(config, d_learning_rate)
+    return create_optimizer(config, config.learning_rate), create_optimizer(
+        config, d_learning_rate, config.get("n_critic", 1)
+    )
 
 
 def create_train_state(config, rng: jax.Array) -> TrainState:

@@ -105,6 +105,16 @@ def validate_recipe(config) -> None:
         _fail("ema_decay", config.ema_decay, "it must lie in [0, 1) (0 keeps no average)")
     if not (config.d_learning_rate > 0 or config.d_learning_rate == -1):
         _fail("d_learning_rate", config.d_learning_rate, "use a positive rate or -1 (G's)")
+    decay_steps = config.get("lr_decay_steps", 0)
+    if not isinstance(decay_steps, int) or decay_steps < 0:
+        _fail("lr_decay_steps", decay_steps, "use a step count >= 0 (0: constant rates)")
+    if decay_steps and not 0 < decay_steps <= config.num_train_steps:
+        _fail(
+            "lr_decay_steps",
+            decay_steps,
+            f"the decay runs over the last steps of num_train_steps ({config.num_train_steps}), "
+            "which must be set (> 0) and at least as large",
+        )
     if not 0 <= config.beta2 < 1:
         _fail("beta2", config.beta2, "Adam's beta2 must lie in [0, 1)")
     if not isinstance(config.divergence_reports, int) or config.divergence_reports < 0:

@@ -81,3 +81,46 @@ def test_bfloat16_compute_stays_close_to_float32():
     assert images[jnp.bfloat16].dtype == jnp.float32
     np.testing.assert_allclose(images[jnp.bfloat16], images[jnp.float32], atol=0.05)
     assert not np.allclose(images[jnp.bfloat16], images[jnp.float32], atol=1e-6)  # really bf16
+
+
+def _init_and_apply(generator: dcgan.Generator, z: jax.Array):
+    g_vars = jax.jit(lambda key: generator.init(key, z, train=False))(jax.random.PRNGKey(0))
+    return g_vars, jax.jit(lambda v, z: generator.apply(v, z, train=False))(g_vars, z)
+
+
+def test_self_modulated_generator_starts_as_the_dcgan_and_lets_z_set_every_layers_gains():
+    z = jax.random.normal(jax.random.PRNGKey(1), (4, 16))
+    plain_vars, _ = _init_and_apply(dcgan.Generator(32, 3, 8, 16), z)
+    modulated = dcgan.Generator(32, 3, 8, 16, self_modulation=True)
+    g_vars, images = _init_and_apply(modulated, z)
+    norms = [k for k in g_vars["params"] if k.startswith("SelfModulatedBatchNorm")]
+    assert len(norms) == len([k for k in plain_vars["params"] if k.startswith("BatchNorm")])
+    # The gains start near DCGAN's BatchNorm scales: 1 + N(0, 0.02)-small terms.
+    mlp = g_vars["params"][norms[1]]
+    hidden = jax.nn.relu(z @ mlp["Dense_0"]["kernel"] + mlp["Dense_0"]["bias"])
+    gains = 1.0 + hidden @ mlp["scale"]["kernel"] + mlp["scale"]["bias"]
+    assert np.allclose(gains, 1.0, atol=0.05) and not np.allclose(gains, 1.0, atol=1e-6)
+    assert images.shape == (4, 32, 32, 3)
+    # In inference each image depends on its own z alone, through every layer.
+    _, other = _init_and_apply(modulated, z[::-1])
+    np.testing.assert_allclose(other[::-1], images, atol=1e-5)
+
+
+def test_pixel_noise_is_a_pure_function_of_z_and_differs_between_images():
+    z = jax.random.normal(jax.random.PRNGKey(1), (3, 16))
+    generator = dcgan.Generator(32, 3, 8, 16, pixel_noise=True)
+    g_vars, _ = _init_and_apply(generator, z)
+    # Strengths start at 0 (the plain DCGAN); set them to see the noise.
+    params = jax.tree.map(lambda x: x, g_vars["params"])
+    last = max(k for k in params if k.startswith("PixelNoise"))
+    params[last]["strength"] = jnp.ones_like(params[last]["strength"])
+    noisy = {**g_vars, "params": params}
+    apply = jax.jit(lambda v, z: generator.apply(v, z, train=False))
+    first, again = apply(noisy, z), apply(noisy, z)
+    np.testing.assert_array_equal(first, again)  # no random stream: z decides the noise
+    quiet = apply(g_vars, z)
+    residual = np.arctanh(np.clip(np.asarray(first), -0.999, 0.999)) - np.arctanh(
+        np.clip(np.asarray(quiet), -0.999, 0.999)
+    )
+    assert 0.8 < residual.std() < 1.2  # unit noise before the tanh
+    assert not np.allclose(residual[0], residual[1], atol=0.1)  # each image its own noise

@@ -412,3 +412,26 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     ):
         train.train_and_evaluate(tiny_config, str(tmp_path))
     assert checkpointing.create_manager(tmp_path, tiny_config).all_steps() == [2, 3]
+
+
+def test_learning_rates_decay_linearly_to_zero_over_the_last_steps(tiny_config):
+    """Adam's step on a constant gradient is the learning rate itself, so the updates of a
+    parameter with gradient 1 read the schedule off: G's per step, D's per critic update."""
+    tiny_config.num_train_steps, tiny_config.lr_decay_steps, tiny_config.n_critic = 10, 4, 2
+    tiny_config.learning_rate, tiny_config.d_learning_rate = 1e-3, 2e-3
+
+    def rates(tx, updates):
+        params, state, seen = jnp.zeros(()), None, []
+        state = tx.init(params)
+        for _ in range(updates):
+            update, state = tx.update(jnp.ones(()), state, params)
+            seen.append(-float(update))
+        return np.asarray(seen)
+
+    g_tx, d_tx = train.create_optimizers(tiny_config)
+    np.testing.assert_allclose(
+        rates(g_tx, 10), 1e-3 * np.array([1, 1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25]), rtol=1e-4
+    )
+    d_rates = rates(d_tx, 20)
+    np.testing.assert_allclose(d_rates[:13], 2e-3, rtol=1e-4)
+    np.testing.assert_allclose(d_rates[13:], 2e-3 * (1 - np.arange(1, 8) / 8), rtol=1e-4)
