@@ -52,6 +52,8 @@ class StepOptions:
     gp_weight: float = 0.0  # lambda of the WGAN-GP gradient penalty; 0 disables it
     r1_gamma: float = 0.0  # gamma of the R1 penalty (gamma / 2 * E||grad D(x)||^2); 0 disables
     r1_interval: int = 1  # lazy R1: applied every r1_interval steps, r1_interval x as strong
+    r1_gamma_final: float = -1.0  # gamma at num_train_steps (cosine_anneal); -1: r1_gamma always
+    num_train_steps: int = -1  # where the annealed gamma ends (-1: derived from epochs)
     ema_decay: float = 0.0  # decay of the EMA of G's weights; 0 keeps no EMA
     diffaugment: str = ""  # DiffAugment policy, e.g. "color,translation,cutout"; "" disables
 
@@ -85,24 +87,28 @@ class TrainState:
     options: StepOptions = flax.struct.field(pytree_node=False)
 
 
+def cosine_anneal(step, total_steps: int, start: float, end: float):
+    """`start` at step 0 to `end` at `total_steps` along half a cosine, then `end` (R3GAN's
+    schedule, Huang et al. 2024). Works on Python numbers and traced steps alike."""
+    progress = jnp.minimum(step / total_steps, 1.0)
+    return end + (start - end) * 0.5 * (1.0 + jnp.cos(jnp.pi * progress))
+
+
 def create_optimizer(
     config, learning_rate: float, updates_per_step: int = 1
 ) -> optax.GradientTransformation:
     """Adam with DCGAN's beta1 = 0.5: a shorter momentum memory keeps the two players stable.
 
     WGAN-GP and SNGAN use beta1 = 0, beta2 = 0.9 (`config.beta2`, 0.999 by default). With
-    `lr_decay_steps` > 0 the rate falls linearly to 0 over the last that many steps of
-    `num_train_steps`; `updates_per_step` (D's `n_critic`) converts steps to optimizer updates.
+    `learning_rate_decay` < 1 the rate anneals to that fraction of itself at `num_train_steps`
+    (`cosine_anneal`); `updates_per_step` (D's `n_critic`) converts steps to optimizer updates.
     """
-    decay_steps = config.get("lr_decay_steps", 0)
-    if decay_steps:
-        constant_updates = (config.num_train_steps - decay_steps) * updates_per_step
-        learning_rate = optax.join_schedules(
-            [
-                optax.constant_schedule(learning_rate),
-                optax.linear_schedule(learning_rate, 0.0, decay_steps * updates_per_step),
-            ],
-            [constant_updates],
+    decay = config.get("learning_rate_decay", 1.0)
+    if decay != 1.0:
+        total_updates = config.num_train_steps * updates_per_step
+        start = learning_rate
+        learning_rate = lambda count: cosine_anneal(  # noqa: E731
+            count, total_updates, start, start * decay
         )
     return optax.adam(learning_rate, b1=config.beta1, b2=config.get("beta2", 0.999))
 
@@ -308,7 +314,8 @@ def _discriminator_penalties(state: TrainState, d_fn, real, fake, rng) -> dict:
     """The enabled penalties on D's input gradient, as {metric name: (weight, value)}.
 
     Lazy R1 is computed only every `r1_interval` steps (0 in between), with its weight
-    multiplied by the interval so the average strength stays gamma / 2.
+    multiplied by the interval so the average strength stays gamma / 2. With `r1_gamma_final`
+    set, gamma anneals from `r1_gamma` to it over the run.
     """
     options, penalties = state.options, {}
     if options.gp_weight:
@@ -320,7 +327,12 @@ def _discriminator_penalties(state: TrainState, d_fn, real, fake, rng) -> dict:
             value = jax.lax.cond(due, r1, lambda: jnp.zeros((), real.dtype))
         else:
             value = r1()
-        penalties["r1"] = (0.5 * options.r1_gamma * options.r1_interval, value)
+        gamma = options.r1_gamma
+        if options.r1_gamma_final >= 0:
+            gamma = cosine_anneal(
+                state.step, options.num_train_steps, gamma, options.r1_gamma_final
+            )
+        penalties["r1"] = (0.5 * gamma * options.r1_interval, value)
     return penalties
 
 

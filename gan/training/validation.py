@@ -105,15 +105,22 @@ def validate_recipe(config) -> None:
         _fail("ema_decay", config.ema_decay, "it must lie in [0, 1) (0 keeps no average)")
     if not (config.d_learning_rate > 0 or config.d_learning_rate == -1):
         _fail("d_learning_rate", config.d_learning_rate, "use a positive rate or -1 (G's)")
-    decay_steps = config.get("lr_decay_steps", 0)
-    if not isinstance(decay_steps, int) or decay_steps < 0:
-        _fail("lr_decay_steps", decay_steps, "use a step count >= 0 (0: constant rates)")
-    if decay_steps and not 0 < decay_steps <= config.num_train_steps:
+    decay = config.get("learning_rate_decay", 1.0)
+    if not 0 <= decay <= 1:
+        _fail("learning_rate_decay", decay, "use a fraction in [0, 1] (1: constant rates)")
+    gamma_final = config.get("r1_gamma_final", -1.0)
+    if not (gamma_final >= 0 or gamma_final == -1):
+        _fail("r1_gamma_final", gamma_final, "use a weight >= 0 or -1 (keep r1_gamma)")
+    annealed = [
+        key
+        for key, off in (("learning_rate_decay", 1.0), ("r1_gamma_final", -1.0))
+        if config.get(key, off) != off
+    ]
+    if annealed and config.num_train_steps <= 0:
         _fail(
-            "lr_decay_steps",
-            decay_steps,
-            f"the decay runs over the last steps of num_train_steps ({config.num_train_steps}), "
-            "which must be set (> 0) and at least as large",
+            annealed[0],
+            config[annealed[0]],
+            "a schedule runs to num_train_steps, which must be set (> 0)",
         )
     if not 0 <= config.beta2 < 1:
         _fail("beta2", config.beta2, "Adam's beta2 must lie in [0, 1)")

@@ -414,24 +414,43 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     assert checkpointing.create_manager(tmp_path, tiny_config).all_steps() == [2, 3]
 
 
-def test_learning_rates_decay_linearly_to_zero_over_the_last_steps(tiny_config):
+def test_learning_rates_anneal_along_a_cosine_to_their_final_fraction(tiny_config):
     """Adam's step on a constant gradient is the learning rate itself, so the updates of a
     parameter with gradient 1 read the schedule off: G's per step, D's per critic update."""
-    tiny_config.num_train_steps, tiny_config.lr_decay_steps, tiny_config.n_critic = 10, 4, 2
+    tiny_config.num_train_steps, tiny_config.learning_rate_decay, tiny_config.n_critic = 8, 0.25, 2
     tiny_config.learning_rate, tiny_config.d_learning_rate = 1e-3, 2e-3
 
     def rates(tx, updates):
-        params, state, seen = jnp.zeros(()), None, []
-        state = tx.init(params)
+        params = jnp.zeros(())
+        state, seen = tx.init(params), []
         for _ in range(updates):
             update, state = tx.update(jnp.ones(()), state, params)
             seen.append(-float(update))
         return np.asarray(seen)
 
+    def cosine(start, updates):
+        progress = np.minimum(np.arange(updates + 2) / updates, 1.0)
+        return start * (0.25 + 0.75 * 0.5 * (1 + np.cos(np.pi * progress)))
+
     g_tx, d_tx = train.create_optimizers(tiny_config)
-    np.testing.assert_allclose(
-        rates(g_tx, 10), 1e-3 * np.array([1, 1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25]), rtol=1e-4
-    )
-    d_rates = rates(d_tx, 20)
-    np.testing.assert_allclose(d_rates[:13], 2e-3, rtol=1e-4)
-    np.testing.assert_allclose(d_rates[13:], 2e-3 * (1 - np.arange(1, 8) / 8), rtol=1e-4)
+    np.testing.assert_allclose(rates(g_tx, 10), cosine(1e-3, 8), rtol=1e-4)
+    np.testing.assert_allclose(rates(d_tx, 18), cosine(2e-3, 16), rtol=1e-4)
+    assert rates(g_tx, 10)[-1] == pytest.approx(0.25e-3, rel=1e-4)  # held after the last step
+
+
+def test_r1_weight_anneals_from_gamma_to_its_final_value(tiny_config):
+    tiny_config.num_train_steps, tiny_config.r1_gamma, tiny_config.r1_interval = 100, 0.1, 4
+    tiny_config.r1_gamma_final = 0.01
+    options = train.StepOptions.from_config(tiny_config)
+    real = jnp.ones((2, 4, 4, 3))
+
+    def weight_at(step):
+        state = type("State", (), {"options": options, "step": jnp.asarray(step)})
+        penalties = train._discriminator_penalties(
+            state, lambda x: x.sum((1, 2, 3)), real, real, None
+        )
+        return float(penalties["r1"][0])
+
+    assert weight_at(0) == pytest.approx(0.5 * 0.1 * 4)
+    assert weight_at(50) == pytest.approx(0.5 * 0.055 * 4)
+    assert weight_at(100) == pytest.approx(0.5 * 0.01 * 4) == pytest.approx(weight_at(400))
