@@ -71,6 +71,12 @@ def get_config() -> ml_collections.ConfigDict:
     # Classes of a class-conditional GAN ("dcgan" model): G's BatchNorm scales and offsets and a
     # projection term of D are looked up per class (configs/cdcgan.py). 0 trains unconditionally.
     config.num_classes = 0
+    # Categories of a categorical latent code G draws each image from, uniformly, beside z
+    # (InfoGAN's categorical code, without its mutual-information term): G's BatchNorm scales
+    # and offsets are looked up per code as a class-conditional G's are per class; D never sees
+    # the code. A continuous z cannot map onto separate kinds of object (shapes) without also
+    # drawing blends between them; a discrete code lets G keep them apart. 0: z alone.
+    config.latent_codes = 0
     # The tfds ClassLabel feature holding each image's class when num_classes > 0 ("label" in
     # most tfds datasets; procedural_shapes has "shape", "color", "size", "x", "y", "background").
     config.label_key = "label"

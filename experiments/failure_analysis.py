@@ -10,9 +10,8 @@ Two tables for one checkpoint of a run on procedural_shapes:
 2. D's verdict (training mode, batches of 32 as in a D update) on real images from the training
    and the test split (does D memorise?), on test images with the film grain taken out (3x3
    median) or put back after a blur of 0.5-1.5 px (does D judge grain or edges?), on test
-   images redrawn with rounded corners or with an ellipse of the same area in place of their
-   shape (does D know the outlines, or only colour, size and sharpness?), and on the samples
-   with grain added.
+   images with an ellipse of the same area in place of their shape (does D know the outlines,
+   or only colour, size and sharpness?), and on the samples with grain added.
 """
 
 import pathlib
@@ -31,25 +30,6 @@ from gan.training import restore
 FLAGS = flags.FLAGS
 AREA_EDGES = (0, 80, 150, 300, 600, 4096)  # foreground pixels of a 64x64 picture
 D_BATCH = 32
-# Radius of the rounded corners, as a fraction of the shape's scale.
-CORNER_RADIUS = 0.25
-
-
-def rounded(outline: procedural_shapes.Outline) -> procedural_shapes.Outline:
-    """The outline shrunk by the corner radius and grown back by it: the same extent, every
-    corner rounded."""
-    return lambda px, py, s: outline(px, py, s * (1 - CORNER_RADIUS)) - CORNER_RADIUS * s
-
-
-def rounded_test_images(num: int) -> np.ndarray:
-    """The first `num` test images, redrawn (same factors and nuisances) with rounded corners."""
-    images = []
-    for index in range(num):
-        rng = procedural_shapes.example_rng("test", index)
-        factors = procedural_shapes.sample_factors(rng)
-        outline = procedural_shapes.OUTLINES[procedural_shapes.SHAPES[factors.shape]]
-        images.append(procedural_shapes.render(factors, rng, rounded(outline)))
-    return np.stack(images)
 
 
 def by_size_and_shape(name: str, pictures: np.ndarray) -> None:
@@ -129,7 +109,6 @@ def main(argv):
             "test images blurred 0.5 px, grain redrawn": blurred(0.5),
             "test images blurred 1.0 px, grain redrawn": blurred(1.0),
             "test images blurred 1.5 px, grain redrawn": blurred(1.5),
-            f"test images, corners rounded ({CORNER_RADIUS} x scale)": rounded_test_images(n),
             "test images, shape replaced by an ellipse of its area (no circles, hexagons)": (
                 recognisability_controls.controls("ellipse", n)[0]
             ),

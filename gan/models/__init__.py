@@ -17,6 +17,12 @@ MODELS = ("dcgan", "resnet")
 RESNET_IMAGE_SIZES = resnet.IMAGE_SIZES
 
 
+def generator_classes(config) -> int:
+    """The classes G draws each image for: a class-conditional GAN's (`num_classes`), or the
+    categories of G's latent code (`latent_codes`); 0 when G draws from z alone."""
+    return config.get("num_classes", 0) or config.get("latent_codes", 0)
+
+
 def create_models(config) -> tuple[nn.Module, nn.Module]:
     """Builds the generator and discriminator described by `config` (`model`, widths, D options).
 
@@ -38,7 +44,7 @@ def create_models(config) -> tuple[nn.Module, nn.Module]:
         ngf=config.ngf,
         latent_dim=config.latent_dim,
         dtype=dtype,
-        num_classes=config.get("num_classes", 0),
+        num_classes=generator_classes(config),
         self_modulation=config.get("g_self_modulation", False),
         pixel_noise=config.get("g_pixel_noise", False),
     )

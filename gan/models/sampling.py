@@ -36,7 +36,8 @@ def class_labels(labels: jax.Array | None) -> dict:
 
 
 def generator_classes(state) -> int:
-    """Classes of a class-conditional generator; 0 for an unconditional one."""
+    """The classes a generator draws for: a class-conditional one's classes, or the categories
+    of its latent code; 0 for a generator of z alone."""
     return getattr(state.generator, "num_classes", 0)  # the ResNet has no conditional variant
 
 

@@ -19,7 +19,7 @@ import optax
 from absl import logging
 from clu import metric_writers
 
-from gan import images, parallel
+from gan import images, models, parallel
 from gan.data import pipeline
 from gan.models import create_models, sampling
 from gan.models.dcgan import Discriminator, Generator
@@ -56,6 +56,7 @@ class StepOptions:
     num_train_steps: int = -1  # where the annealed gamma ends (-1: derived from epochs)
     ema_decay: float = 0.0  # decay of the EMA of G's weights; 0 keeps no EMA
     diffaugment: str = ""  # DiffAugment policy, e.g. "color,translation,cutout"; "" disables
+    latent_codes: int = 0  # categories of G's categorical latent code; 0: none
 
     @classmethod
     def from_config(cls, config) -> "StepOptions":
@@ -129,9 +130,11 @@ def create_train_state(config, rng: jax.Array) -> TrainState:
     g_key, d_key, train_key = jax.random.split(rng, 3)
     z = jnp.zeros((1, config.latent_dim))
     x = jnp.zeros((1, config.image_size, config.image_size, config.num_channels))
-    labels = jnp.zeros((1,), jnp.int32) if config.get("num_classes", 0) else None
-    g_vars = generator.init(g_key, z, train=False, **sampling.class_labels(labels))
-    d_vars = discriminator.init(d_key, x, train=False, **sampling.class_labels(labels))
+    labels = jnp.zeros((1,), jnp.int32)
+    g_labels = labels if models.generator_classes(config) else None
+    d_labels = labels if config.get("num_classes", 0) else None
+    g_vars = generator.init(g_key, z, train=False, **sampling.class_labels(g_labels))
+    d_vars = discriminator.init(d_key, x, train=False, **sampling.class_labels(d_labels))
     g_tx, d_tx = create_optimizers(config)
     options = StepOptions.from_config(config)
     return TrainState(
@@ -188,7 +191,8 @@ def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
 
     A class-conditional model (`num_classes` > 0) generates each D update's fakes with the
     classes of its real batch, so G's classes follow the data's, and D scores every image
-    with its class (real and generated alike).
+    with its class (real and generated alike). With `latent_codes` G draws each fake from a
+    uniformly random code instead, which D never sees.
 
     Args:
       state: the train state (donated: its buffers are reused for the output).
@@ -216,9 +220,9 @@ def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         earlier = jax.tree.map(lambda x: x[:-1], split)
         d, g_batch_stats = _extra_critic_updates(state, loss, d, g_batch_stats, earlier, keys[:-2])
         real, labels = jax.tree.map(lambda x: x[-1], split)
-    z = jax.random.normal(rng, (real.shape[0], state.generator.latent_dim))
+    z, g_labels = _generator_inputs(state, rng, labels, real.shape[0])
     fake, generator_vjp, g_batch_stats = jax.vjp(
-        lambda g_params: _generate_train(state, g_params, g_batch_stats, z, labels),
+        lambda g_params: _generate_train(state, g_params, g_batch_stats, z, g_labels),
         state.g_params,
         has_aux=True,
     )
@@ -252,6 +256,17 @@ def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         )
     metrics |= {"g_loss": g_loss, "g_grad_norm": optax.global_norm(g_grads)}
     return new_state, metrics
+
+
+def _generator_inputs(state: TrainState, rng: jax.Array, labels, num: int):
+    """The noise z of `num` fakes and the classes G draws them for: those of the real batch
+    (`labels`) for a class-conditional model, uniformly random latent codes (drawn from a key
+    of their own) with `latent_codes`, else None."""
+    z = jax.random.normal(rng, (num, state.generator.latent_dim))
+    if state.options.latent_codes:
+        code_key = jax.random.fold_in(rng, 2)
+        labels = jax.random.randint(code_key, (num,), 0, state.options.latent_codes)
+    return z, labels
 
 
 def _generate_train(state: TrainState, g_params, g_batch_stats, z: jax.Array, labels):
@@ -352,8 +367,8 @@ def _extra_critic_updates(state: TrainState, loss: losses.GanLoss, d, g_batch_st
         real = images[index]
         labels = None if labels_per_update is None else labels_per_update[index]
         z_key, d_key = jax.random.split(key)
-        z = jax.random.normal(z_key, (real.shape[0], state.generator.latent_dim))
-        fake, g_batch_stats = _generate_train(state, state.g_params, g_batch_stats, z, labels)
+        z, g_labels = _generator_inputs(state, z_key, labels, real.shape[0])
+        fake, g_batch_stats = _generate_train(state, state.g_params, g_batch_stats, z, g_labels)
         d, _ = _discriminator_update(state, loss, d, (real, fake, labels), d_key)
     return d, g_batch_stats
 
@@ -490,7 +505,8 @@ def _train(config, workdir: pathlib.Path, manager) -> TrainState:
     step_fn = jit_train_step(mesh, parallel.shardings_of(state))
     grid_inputs = (
         sampling.latent_noise(config.seed, NUM_GRID_SAMPLES, config.latent_dim),
-        sampling.cycled_labels(NUM_GRID_SAMPLES, config.num_classes),  # one class per column for 8
+        # One class or code per column for 8.
+        sampling.cycled_labels(NUM_GRID_SAMPLES, sampling.generator_classes(state)),
     )
     batches = pipeline.train_batches(data, config, start_step)
 

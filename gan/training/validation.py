@@ -80,7 +80,12 @@ def validate_recipe(config) -> None:
         _fail("compute_dtype", config.compute_dtype, f"use one of {models.COMPUTE_DTYPES}")
     if not isinstance(config.num_classes, int) or config.num_classes < 0:
         _fail("num_classes", config.num_classes, "use 0 (unconditional) or the number of classes")
-    if config.num_classes and config.model != "dcgan":
+    latent_codes = config.get("latent_codes", 0)
+    if not isinstance(latent_codes, int) or latent_codes < 0:
+        _fail("latent_codes", latent_codes, "use 0 (no code) or the number of categories")
+    if latent_codes and config.num_classes:
+        _fail("latent_codes", latent_codes, "a class-conditional G draws for its classes: use 0")
+    if (config.num_classes or latent_codes) and config.model != "dcgan":
         _fail("model", config.model, "the class-conditional networks are the DCGAN's: use dcgan")
     if config.d_norm not in dcgan.D_NORMS:
         _fail("d_norm", config.d_norm, f"use one of {dcgan.D_NORMS}")

@@ -15,7 +15,7 @@ from gan.data import pipeline, procedural_shapes, sources
 from gan.errors import UserError
 from gan.evaluation import protocol
 from gan.models import dcgan, sampling
-from gan.training import train
+from gan.training import train, validation
 
 
 @pytest.fixture
@@ -149,3 +149,22 @@ def test_jitted_step_takes_labels_sharded_with_their_images(conditional_config):
     }
     state, metrics = step_fn(state, parallel.global_batch(batch, mesh))
     assert all(np.isfinite(float(v)) for v in metrics.values())
+
+
+def test_latent_code_run_draws_codes_for_g_alone_and_samples_by_code(tiny_config, tmp_path):
+    """With `latent_codes` G is built conditional on a code it draws itself; D stays
+    unconditional, the data carry no labels, and grids and sampling take the codes in turn."""
+    tiny_config.latent_codes = 4
+    state = train.train_and_evaluate(tiny_config, str(tmp_path))
+    assert int(state.step) == tiny_config.num_train_steps
+    assert sampling.generator_classes(state) == 4
+    assert "ConditionalBatchNorm_0" in state.g_params
+    assert "class_projection" not in state.d_params
+    z = jnp.repeat(sampling.latent_noise(0, 1, tiny_config.latent_dim), 4, axis=0)
+    images = np.asarray(sampling.generate(state, z, jnp.arange(4)))
+    assert len({image.tobytes() for image in images}) == 4  # one noise, four codes
+    inputs = train._generator_inputs(state, jax.random.key(0), None, 512)
+    assert np.bincount(np.asarray(inputs[1]), minlength=4).min() > 100  # uniform codes
+    tiny_config.num_classes = 8
+    with pytest.raises(UserError, match="a class-conditional G draws for its classes"):
+        validation.validate_config(tiny_config)
