@@ -77,6 +77,11 @@ def get_config() -> ml_collections.ConfigDict:
     # the code. A continuous z cannot map onto separate kinds of object (shapes) without also
     # drawing blends between them; a discrete code lets G keep them apart. 0: z alone.
     config.latent_codes = 0
+    # Self-conditioning (Liu et al. 2020): this many clusters of D's features of real images
+    # serve as the classes of a conditional GAN (class-conditional BatchNorm in G, a projection
+    # term in D), found and followed by online k-means as D trains
+    # (gan/models/self_conditioning.py); at most batch_size. 0: unconditional.
+    config.self_conditioning_clusters = 0
     # The tfds ClassLabel feature holding each image's class when num_classes > 0 ("label" in
     # most tfds datasets; procedural_shapes has "shape", "color", "size", "x", "y", "background").
     config.label_key = "label"

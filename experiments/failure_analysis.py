@@ -10,8 +10,9 @@ Two tables for one checkpoint of a run on procedural_shapes:
 2. D's verdict (training mode, batches of 32 as in a D update) on real images from the training
    and the test split (does D memorise?), on test images with the film grain taken out (3x3
    median) or put back after a blur of 0.5-1.5 px (does D judge grain or edges?), on test
-   images with an ellipse of the same area in place of their shape (does D know the outlines,
-   or only colour, size and sharpness?), and on the samples with grain added.
+   images with an ellipse of the same area in place of their shape, or with their shape
+   blended with another (does D know the outlines, or only colour, size and sharpness?), and
+   on the samples with grain added.
 """
 
 import pathlib
@@ -24,12 +25,31 @@ from absl import app, flags
 from experiments import recognisability_controls
 from gan.data import procedural_shapes
 from gan.evaluation import protocol, recognisability
-from gan.models import sampling
 from gan.training import restore
 
 FLAGS = flags.FLAGS
 AREA_EDGES = (0, 80, 150, 300, 600, 4096)  # foreground pixels of a 64x64 picture
 D_BATCH = 32
+
+
+def blended(outline_a, outline_b, weight: float) -> procedural_shapes.Outline:
+    """A shape between two: the weighted mean of their signed distances (a morph)."""
+    return lambda px, py, s: (1 - weight) * outline_a(px, py, s) + weight * outline_b(px, py, s)
+
+
+def blended_test_images(num: int, weight: float) -> np.ndarray:
+    """The first `num` test images redrawn (same factors and nuisances) with their shape
+    blended by `weight` with another shape, each other shape in turn."""
+    images = []
+    for index in range(num):
+        rng = procedural_shapes.example_rng("test", index)
+        factors = procedural_shapes.sample_factors(rng)
+        other = (factors.shape + 1 + index % 7) % len(procedural_shapes.SHAPES)
+        outline_a, outline_b = (
+            procedural_shapes.OUTLINES[procedural_shapes.SHAPES[k]] for k in (factors.shape, other)
+        )
+        images.append(procedural_shapes.render(factors, rng, blended(outline_a, outline_b, weight)))
+    return np.stack(images)
 
 
 def by_size_and_shape(name: str, pictures: np.ndarray) -> None:
@@ -57,9 +77,9 @@ def by_size_and_shape(name: str, pictures: np.ndarray) -> None:
 
 def discriminator_verdicts(state, pictures: dict[str, np.ndarray]) -> None:
     variables = {"params": state.d_params, "batch_stats": state.d_batch_stats}
-    print("\nD in training mode, batches of 32:")
-    print("| images | mean logit | classified real |")
-    print("|---|---|---|")
+    print("\nD in training mode, batches of 32, beside the recognisability measure:")
+    print("| images | mean logit | classified real | recognisable |")
+    print("|---|---|---|---|")
     for name, images in pictures.items():
         logits = []
         for start in range(0, len(images) - D_BATCH + 1, D_BATCH):
@@ -69,15 +89,19 @@ def discriminator_verdicts(state, pictures: dict[str, np.ndarray]) -> None:
             )
             logits.append(np.asarray(out).reshape(-1))
         logits = np.concatenate(logits)
-        print(f"| {name} | {logits.mean():.2f} | {(logits > 0).mean():.1%} |")
+        recognised = recognisability.summarise(recognisability.shape_fits(images))
+        print(
+            f"| {name} | {logits.mean():.2f} | {(logits > 0).mean():.1%} | "
+            f"{recognised['recognisable']:.1%} |"
+        )
 
 
 def main(argv):
     del argv
     state = restore.restore_for_sampling(pathlib.Path(FLAGS.run), FLAGS.step)
-    if sampling.generator_classes(state):
-        raise app.UsageError("failure_analysis takes an unconditional run.")
     config = restore.load_run_config(pathlib.Path(FLAGS.run))
+    if config.num_classes:
+        raise app.UsageError("failure_analysis takes a run whose D sees no classes.")
     n = FLAGS.num_samples
     samples = np.concatenate(list(protocol.generated_batches(state, n, seed=0)))
     test, _ = protocol.real_examples(config, "test", n)
@@ -112,6 +136,8 @@ def main(argv):
             "test images, shape replaced by an ellipse of its area (no circles, hexagons)": (
                 recognisability_controls.controls("ellipse", n)[0]
             ),
+            "test images, shape blended 25% with another": blended_test_images(n, 0.25),
+            "test images, shape blended 50% with another": blended_test_images(n, 0.5),
             "samples": samples,
             "samples with grain added": grain(samples),
         },

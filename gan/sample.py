@@ -78,10 +78,12 @@ def sample_noise(seed: int, num_samples: int, latent_dim: int, interpolate: bool
 
 
 def sample_labels(
-    num_classes: int, num_samples: int, label: int | None, interpolate: bool
+    state, num_samples: int, label: int | None, interpolate: bool
 ) -> jax.Array | None:
-    """Classes of the images: all `label`, or cycling (per image; per row of a walk, so that a
-    walk changes the noise only); None for an unconditional generator."""
+    """Classes of the images: all `label`, or cycling per row of a walk (so that a walk changes
+    the noise only), or else as `sampling.drawn_labels` draws them; None for a generator of z
+    alone."""
+    num_classes = sampling.generator_classes(state)
     if not num_classes:
         if label is not None:
             raise UserError("--label needs a class-conditional run (num_classes > 0).")
@@ -93,7 +95,7 @@ def sample_labels(
     if interpolate:
         rows = sampling.cycled_labels(num_samples // INTERPOLATION_STEPS, num_classes)
         return jnp.repeat(rows, INTERPOLATION_STEPS)
-    return sampling.cycled_labels(num_samples, num_classes)
+    return sampling.drawn_labels(state, num_samples)
 
 
 def generate_uint8(state: train.TrainState, z: jax.Array, labels=None) -> np.ndarray:
@@ -117,9 +119,7 @@ def main(argv):
         raise UserError(f"Unsupported --out {str(out)!r}: use a .png (grid) or .npz (array) file.")
     state = restore_for_sampling(workdir, FLAGS.step, FLAGS.best)
     z = sample_noise(FLAGS.seed, FLAGS.num_samples, state.generator.latent_dim, FLAGS.interpolate)
-    labels = sample_labels(
-        sampling.generator_classes(state), FLAGS.num_samples, FLAGS.label, FLAGS.interpolate
-    )
+    labels = sample_labels(state, FLAGS.num_samples, FLAGS.label, FLAGS.interpolate)
     columns = INTERPOLATION_STEPS if FLAGS.interpolate else None
     write_samples(generate_uint8(state, z, labels), out, columns)
     print(f"Wrote {FLAGS.num_samples} samples from step {int(state.step)} to {FLAGS.out}")

@@ -317,7 +317,7 @@ def write_trace(
     state = restore.restore_for_sampling(workdir, step)
     step = int(state.step)
     z = sampling.latent_noise(seed, num_noise, state.generator.latent_dim)
-    z_labels = sampling.cycled_labels(num_noise, sampling.generator_classes(state))
+    z_labels = sampling.drawn_labels(state, num_noise)
     real, real_labels = protocol.real_examples(config, config.split, num_real)
     caption = f"{workdir} step {step}"
     pictures = {

@@ -122,9 +122,9 @@ def extract(
 
 
 def generated_labels(state, num: int) -> np.ndarray | None:
-    """The classes `generated_batches` draws its `num` images for (every class equally often);
-    None for an unconditional generator."""
-    labels = sampling.cycled_labels(num, sampling.generator_classes(state))
+    """The classes `generated_batches` draws its `num` images for (`sampling.drawn_labels`);
+    None for a generator of z alone."""
+    labels = sampling.drawn_labels(state, num)
     return None if labels is None else np.asarray(labels)
 
 

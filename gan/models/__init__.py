@@ -17,10 +17,17 @@ MODELS = ("dcgan", "resnet")
 RESNET_IMAGE_SIZES = resnet.IMAGE_SIZES
 
 
+def discriminator_classes(config) -> int:
+    """The classes D scores each image with: a class-conditional GAN's (`num_classes`) or the
+    clusters of a self-conditioned one (`self_conditioning_clusters`); 0 for an
+    unconditional D."""
+    return config.get("num_classes", 0) or config.get("self_conditioning_clusters", 0)
+
+
 def generator_classes(config) -> int:
-    """The classes G draws each image for: a class-conditional GAN's (`num_classes`), or the
-    categories of G's latent code (`latent_codes`); 0 when G draws from z alone."""
-    return config.get("num_classes", 0) or config.get("latent_codes", 0)
+    """The classes G draws each image for: D's (`discriminator_classes`), or the categories of
+    G's latent code (`latent_codes`); 0 when G draws from z alone."""
+    return discriminator_classes(config) or config.get("latent_codes", 0)
 
 
 def create_models(config) -> tuple[nn.Module, nn.Module]:
@@ -53,6 +60,7 @@ def create_models(config) -> tuple[nn.Module, nn.Module]:
         spectral_norm=config.get("d_spectral_norm", False),
         norm=config.get("d_norm", "batch"),
         dtype=dtype,
-        num_classes=config.get("num_classes", 0),
+        num_classes=discriminator_classes(config),
+        self_conditioning=config.get("self_conditioning_clusters", 0) > 0,
     )
     return generator, discriminator

@@ -19,6 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan.models.self_conditioning import FeatureClusters
 from gan.models.spectral_norm import spectral_normalized
 from gan.models.strided_conv import DownConv, UpConv
 
@@ -194,7 +195,10 @@ class Discriminator(nn.Module):
 
     With `num_classes` > 0 it is a projection discriminator (Miyato & Koyama 2018): the logit
     gains the inner product of a learned class embedding with the last feature map summed over
-    positions, which scores how well an image matches its label.
+    positions, which scores how well an image matches its label. With `self_conditioning` the
+    classes are clusters of that feature map (`self_conditioning.FeatureClusters`): an image
+    given no label is scored with its nearest cluster's, and in training mode such a batch
+    (the real images) moves the clusters. The assignment is sown as `cluster`.
 
     LeakyReLU(0.2) everywhere, BatchNorm (or `norm`) on all but the first conv. Every stage's
     feature map (32x32x64, 16x16x128, 8x8x256 and 4x4x512 for 64x64 inputs) is sown as
@@ -207,6 +211,7 @@ class Discriminator(nn.Module):
       norm: one of `D_NORMS`.
       dtype: operands of the stride-2 convolutions' matrix products.
       num_classes: > 0 adds the class projection; `labels` then say each image's class.
+      self_conditioning: the classes are clusters of D's features, `labels` optional.
     """
 
     ndf: int = 64
@@ -214,6 +219,7 @@ class Discriminator(nn.Module):
     norm: str = "batch"
     dtype: jnp.dtype = jnp.float32
     num_classes: int = 0
+    self_conditioning: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
@@ -235,6 +241,11 @@ class Discriminator(nn.Module):
             name=f"Conv_{stages}",
         )
         logits = self._apply(logit, x, train).reshape(-1)
+        if self.self_conditioning:
+            clusters = FeatureClusters(self.num_classes, name="clusters")
+            assigned = clusters(x, update=train and labels is None)
+            self.sow("intermediates", "cluster", assigned)
+            labels = assigned if labels is None else labels
         if self.num_classes:
             embedding = nn.Embed(
                 self.num_classes, x.shape[-1], embedding_init=WEIGHT_INIT, name="class_projection"

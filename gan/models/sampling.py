@@ -35,6 +35,20 @@ def class_labels(labels: jax.Array | None) -> dict:
     return {} if labels is None else {"labels": labels}
 
 
+def drawn_labels(state, num: int) -> jax.Array | None:
+    """The classes `num` generated images are drawn for: every class equally often
+    (`cycled_labels`), except for a self-conditioned GAN, whose classes (clusters of real
+    images) are drawn as often as they hold real images, in ascending order; None when G
+    draws from z alone."""
+    classes = generator_classes(state)
+    if not getattr(state.discriminator, "self_conditioning", False):
+        return cycled_labels(num, classes)
+    shares = state.d_batch_stats["clusters"]["shares"]
+    quantiles = (jnp.arange(num) + 0.5) / num
+    labels = jnp.searchsorted(jnp.cumsum(shares) / jnp.sum(shares), quantiles)
+    return jnp.minimum(labels, classes - 1).astype(jnp.int32)
+
+
 def generator_classes(state) -> int:
     """The classes a generator draws for: a class-conditional one's classes, or the categories
     of its latent code; 0 for a generator of z alone."""
@@ -63,7 +77,7 @@ def inference_variables(state) -> dict:
     z = latent_noise(
         STANDING_STATISTICS_SEED, STANDING_STATISTICS_BATCH, state.generator.latent_dim
     )
-    labels = cycled_labels(STANDING_STATISTICS_BATCH, generator_classes(state))
+    labels = drawn_labels(state, STANDING_STATISTICS_BATCH)
     # From zero running statistics, one update leaves (1 - momentum) times the batch's own.
     zeros = jax.tree.map(jnp.zeros_like, state.g_batch_stats)
     _, updated = state.generator.apply(

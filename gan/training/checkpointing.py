@@ -48,6 +48,7 @@ LATER_COMPATIBILITY_KEYS = {
     "num_classes": 0,
     "label_key": "label",
     "latent_codes": 0,
+    "self_conditioning_clusters": 0,
     "g_self_modulation": False,
     "g_pixel_noise": False,
     "annealed_learning_rates": False,

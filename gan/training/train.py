@@ -57,6 +57,7 @@ class StepOptions:
     ema_decay: float = 0.0  # decay of the EMA of G's weights; 0 keeps no EMA
     diffaugment: str = ""  # DiffAugment policy, e.g. "color,translation,cutout"; "" disables
     latent_codes: int = 0  # categories of G's categorical latent code; 0: none
+    self_conditioning_clusters: int = 0  # D's feature clusters as classes; 0: none
 
     @classmethod
     def from_config(cls, config) -> "StepOptions":
@@ -132,7 +133,7 @@ def create_train_state(config, rng: jax.Array) -> TrainState:
     x = jnp.zeros((1, config.image_size, config.image_size, config.num_channels))
     labels = jnp.zeros((1,), jnp.int32)
     g_labels = labels if models.generator_classes(config) else None
-    d_labels = labels if config.get("num_classes", 0) else None
+    d_labels = labels if models.discriminator_classes(config) else None
     g_vars = generator.init(g_key, z, train=False, **sampling.class_labels(g_labels))
     d_vars = discriminator.init(d_key, x, train=False, **sampling.class_labels(d_labels))
     g_tx, d_tx = create_optimizers(config)
@@ -191,8 +192,9 @@ def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
 
     A class-conditional model (`num_classes` > 0) generates each D update's fakes with the
     classes of its real batch, so G's classes follow the data's, and D scores every image
-    with its class (real and generated alike). With `latent_codes` G draws each fake from a
-    uniformly random code instead, which D never sees.
+    with its class (real and generated alike). A self-conditioned one does the same with the
+    clusters D assigns the real images to (`gan.models.self_conditioning`). With
+    `latent_codes` G draws each fake from a uniformly random code instead, which D never sees.
 
     Args:
       state: the train state (donated: its buffers are reused for the output).
@@ -220,19 +222,20 @@ def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         earlier = jax.tree.map(lambda x: x[:-1], split)
         d, g_batch_stats = _extra_critic_updates(state, loss, d, g_batch_stats, earlier, keys[:-2])
         real, labels = jax.tree.map(lambda x: x[-1], split)
-    z, g_labels = _generator_inputs(state, rng, labels, real.shape[0])
+    z, g_labels = _generator_inputs(state, rng, d, real, labels)
     fake, generator_vjp, g_batch_stats = jax.vjp(
         lambda g_params: _generate_train(state, g_params, g_batch_stats, z, g_labels),
         state.g_params,
         has_aux=True,
     )
+    fake_labels = _scored_labels(state, g_labels)
     (d_params, d_batch_stats, d_opt_state), metrics = _discriminator_update(
-        state, loss, d, (real, fake, labels), keys[-2]
+        state, loss, d, (real, fake, labels, fake_labels), keys[-2]
     )
 
     def g_loss_fn(fake_images):
         seen = augment.diff_augment(fake_images, options.diffaugment, keys[-1])
-        logits, stats = _apply_discriminator(state, d_params, d_batch_stats, seen, labels)
+        logits, stats = _apply_discriminator(state, d_params, d_batch_stats, seen, fake_labels)
         return loss.generator(logits), stats
 
     (g_loss, d_batch_stats), fake_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
@@ -258,15 +261,28 @@ def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
     return new_state, metrics
 
 
-def _generator_inputs(state: TrainState, rng: jax.Array, labels, num: int):
-    """The noise z of `num` fakes and the classes G draws them for: those of the real batch
-    (`labels`) for a class-conditional model, uniformly random latent codes (drawn from a key
-    of their own) with `latent_codes`, else None."""
+def _generator_inputs(state: TrainState, rng: jax.Array, d, real: jax.Array, labels):
+    """The noise z of as many fakes as `real` images and the classes G draws them for: those
+    of the real batch (`labels`) for a class-conditional model, the clusters that D (its
+    (params, batch_stats, opt_state) `d`) assigns the real images to for a self-conditioned
+    one, uniformly random latent codes (drawn from a key of their own) with `latent_codes`,
+    else None."""
+    num = real.shape[0]
     z = jax.random.normal(rng, (num, state.generator.latent_dim))
+    if state.options.self_conditioning_clusters:
+        _, sown = state.discriminator.apply(
+            {"params": d[0], "batch_stats": d[1]}, real, train=False, mutable=["intermediates"]
+        )
+        labels = sown["intermediates"]["cluster"][0]
     if state.options.latent_codes:
         code_key = jax.random.fold_in(rng, 2)
         labels = jax.random.randint(code_key, (num,), 0, state.options.latent_codes)
     return z, labels
+
+
+def _scored_labels(state: TrainState, g_labels):
+    """The classes D scores the fakes with: those G drew them for when D has classes."""
+    return g_labels if getattr(state.discriminator, "num_classes", 0) else None
 
 
 def _generate_train(state: TrainState, g_params, g_batch_stats, z: jax.Array, labels):
@@ -288,22 +304,23 @@ def _discriminator_update(state: TrainState, loss: losses.GanLoss, d, images, rn
       state: supplies D, its optimizer and the options.
       loss: the objective.
       d: (params, batch_stats, opt_state) of D before the update.
-      images: (real images in [-1, 1], generated images (constants here), their shared labels
-        or None).
+      images: (real images in [-1, 1], generated images (constants here), the classes D scores
+        each with, or None: the data's for real images (None for a self-conditioned D, which
+        assigns them), those G drew for on fakes).
       rng: for DiffAugment and the gradient penalty's interpolation.
 
     Returns:
       D's (params, batch_stats, opt_state) after the update, and its metrics.
     """
     d_params, d_batch_stats, d_opt_state = d
-    real, fake, labels = images
+    real, fake, labels, fake_labels = images
     real_key, fake_key, penalty_key = jax.random.split(rng, 3)
     real = augment.diff_augment(real, state.options.diffaugment, real_key)
     fake = augment.diff_augment(fake, state.options.diffaugment, fake_key)
 
     def d_loss_fn(params):
         real_logits, stats = _apply_discriminator(state, params, d_batch_stats, real, labels)
-        fake_logits, stats = _apply_discriminator(state, params, stats, fake, labels)
+        fake_logits, stats = _apply_discriminator(state, params, stats, fake, fake_labels)
         adversarial = loss.discriminator(real_logits, fake_logits)
         # Penalised points (real images, real-fake interpolates) keep their image's label.
         d_fn = lambda x: _apply_discriminator(state, params, stats, x, labels)[0]  # noqa: E731
@@ -367,9 +384,10 @@ def _extra_critic_updates(state: TrainState, loss: losses.GanLoss, d, g_batch_st
         real = images[index]
         labels = None if labels_per_update is None else labels_per_update[index]
         z_key, d_key = jax.random.split(key)
-        z, g_labels = _generator_inputs(state, z_key, labels, real.shape[0])
+        z, g_labels = _generator_inputs(state, z_key, d, real, labels)
         fake, g_batch_stats = _generate_train(state, state.g_params, g_batch_stats, z, g_labels)
-        d, _ = _discriminator_update(state, loss, d, (real, fake, labels), d_key)
+        fake_labels = _scored_labels(state, g_labels)
+        d, _ = _discriminator_update(state, loss, d, (real, fake, labels, fake_labels), d_key)
     return d, g_batch_stats
 
 
@@ -423,11 +441,15 @@ def write_run_description(config, workdir: pathlib.Path, writer) -> None:
 
 
 def write_sample_grid(
-    state: TrainState, inputs: tuple, step: int, workdir: pathlib.Path, writer
+    state: TrainState, noise: jax.Array, step: int, workdir: pathlib.Path, writer
 ) -> None:
-    """Renders the grid of the fixed `inputs` (noise, labels or None) to
-    WORKDIR/samples/step_NNNNNNN.png and TensorBoard."""
-    grid = images.make_grid(images.to_uint8(parallel.to_host(sampling.generate(state, *inputs))))
+    """Renders the grid of the fixed `noise` to WORKDIR/samples/step_NNNNNNN.png and
+    TensorBoard, each image of the class `sampling.drawn_labels` gives it (with 8 classes
+    drawn equally often, one class per column)."""
+    labels = sampling.drawn_labels(state, len(noise))
+    grid = images.make_grid(
+        images.to_uint8(parallel.to_host(sampling.generate(state, noise, labels)))
+    )
     if jax.process_index() == 0:
         images.save_png(grid, workdir / "samples" / f"step_{step:07d}.png")
     writer.write_images(step, {"samples": grid[None]})
@@ -503,11 +525,7 @@ def _train(config, workdir: pathlib.Path, manager) -> TrainState:
         stop_on_divergence=config.stop_on_divergence,
     )
     step_fn = jit_train_step(mesh, parallel.shardings_of(state))
-    grid_inputs = (
-        sampling.latent_noise(config.seed, NUM_GRID_SAMPLES, config.latent_dim),
-        # One class or code per column for 8.
-        sampling.cycled_labels(NUM_GRID_SAMPLES, sampling.generator_classes(state)),
-    )
+    grid_noise = sampling.latent_noise(config.seed, NUM_GRID_SAMPLES, config.latent_dim)
     batches = pipeline.train_batches(data, config, start_step)
 
     def save_checkpoint(step: int) -> None:
@@ -532,7 +550,7 @@ def _train(config, workdir: pathlib.Path, manager) -> TrainState:
             if evaluated or step % config.log_every_steps == 0 or step % data.steps_per_epoch == 0:
                 trace.report(step)
             if step % config.sample_every_steps == 0 or step == last_step:
-                write_sample_grid(state, grid_inputs, step, workdir, writer)
+                write_sample_grid(state, grid_noise, step, workdir, writer)
             checkpointed = step % config.checkpoint_every_steps == 0 or step == last_step
             if checkpointed:
                 save_checkpoint(step)

@@ -83,9 +83,22 @@ def validate_recipe(config) -> None:
     latent_codes = config.get("latent_codes", 0)
     if not isinstance(latent_codes, int) or latent_codes < 0:
         _fail("latent_codes", latent_codes, "use 0 (no code) or the number of categories")
-    if latent_codes and config.num_classes:
-        _fail("latent_codes", latent_codes, "a class-conditional G draws for its classes: use 0")
-    if (config.num_classes or latent_codes) and config.model != "dcgan":
+    clusters = config.get("self_conditioning_clusters", 0)
+    if not isinstance(clusters, int) or not 0 <= clusters <= config.batch_size:
+        _fail(
+            "self_conditioning_clusters",
+            clusters,
+            f"use 0 (none) or a number of clusters up to batch_size ({config.batch_size}), "
+            "since the first batch seeds them",
+        )
+    if sum(bool(k) for k in (config.num_classes, latent_codes, clusters)) > 1:
+        _fail(
+            "latent_codes" if latent_codes else "self_conditioning_clusters",
+            latent_codes or clusters,
+            "G draws for one kind of class: the data's (num_classes), D's clusters "
+            "(self_conditioning_clusters) or its own code (latent_codes); set the others to 0",
+        )
+    if (config.num_classes or latent_codes or clusters) and config.model != "dcgan":
         _fail("model", config.model, "the class-conditional networks are the DCGAN's: use dcgan")
     if config.d_norm not in dcgan.D_NORMS:
         _fail("d_norm", config.d_norm, f"use one of {dcgan.D_NORMS}")

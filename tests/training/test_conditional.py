@@ -115,19 +115,20 @@ def test_conditional_run_trains_resumes_and_samples_by_class(conditional_config,
     restored = sample.restore_for_sampling(tmp_path, None)
     assert sampling.generator_classes(restored) == 8
     z = sampling.latent_noise(0, 16, conditional_config.latent_dim)
-    cycled = sample.sample_labels(8, 16, None, interpolate=False)
+    cycled = sample.sample_labels(restored, 16, None, interpolate=False)
     np.testing.assert_array_equal(cycled, np.arange(16) % 8)
     np.testing.assert_array_equal(
-        sample.sample_labels(8, 16, None, interpolate=True), np.repeat([0, 1], 8)
+        sample.sample_labels(restored, 16, None, interpolate=True), np.repeat([0, 1], 8)
     )
-    one_class = sample.sample_labels(8, 16, 5, interpolate=False)
+    one_class = sample.sample_labels(restored, 16, 5, interpolate=False)
     assert not np.array_equal(
         sample.generate_uint8(restored, z, cycled), sample.generate_uint8(restored, z, one_class)
     )
     with pytest.raises(UserError, match="classes 0 to 7"):
-        sample.sample_labels(8, 16, 8, interpolate=False)
+        sample.sample_labels(restored, 16, 8, interpolate=False)
+    unconditional = restored.replace(generator=restored.generator.clone(num_classes=0))
     with pytest.raises(UserError, match="needs a class-conditional run"):
-        sample.sample_labels(0, 16, 1, interpolate=False)
+        sample.sample_labels(unconditional, 16, 1, interpolate=False)
     # The prediction trace: noise vectors take the classes in turn, real images their own.
     real, labels = protocol.real_examples(conditional_config, "train", 4)
     stored = tfds.load(
@@ -163,8 +164,9 @@ def test_latent_code_run_draws_codes_for_g_alone_and_samples_by_code(tiny_config
     z = jnp.repeat(sampling.latent_noise(0, 1, tiny_config.latent_dim), 4, axis=0)
     images = np.asarray(sampling.generate(state, z, jnp.arange(4)))
     assert len({image.tobytes() for image in images}) == 4  # one noise, four codes
-    inputs = train._generator_inputs(state, jax.random.key(0), None, 512)
+    d = (state.d_params, state.d_batch_stats, state.d_opt_state)
+    inputs = train._generator_inputs(state, jax.random.key(0), d, jnp.zeros((512,)), None)
     assert np.bincount(np.asarray(inputs[1]), minlength=4).min() > 100  # uniform codes
     tiny_config.num_classes = 8
-    with pytest.raises(UserError, match="a class-conditional G draws for its classes"):
+    with pytest.raises(UserError, match="G draws for one kind of class"):
         validation.validate_config(tiny_config)
