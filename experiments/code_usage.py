@@ -1,4 +1,4 @@
-"""What does a generator's latent code decide? The shapes and colours drawn for each code.
+"""What does a generator's latent code or class decide? The shapes and colours drawn for each code.
 
     python -m experiments.code_usage --run=runs/dcgan --step=24000 --num_samples=1000
 
@@ -9,17 +9,21 @@ code's samples show one shape (or few) whatever their colour. For `num_samples` 
 (`gan.evaluation.recognisability`) among its samples and the share recognisable, and the
 normalised mutual information of the code with the outline and with the object's colour
 (nearest palette colour of the foreground): 1 when the code decides that factor, 0 when it
-is independent of it.
+is independent of it. A self-conditioned run's codes are D's clusters of real images: for it
+this also prints the NMI of the clusters D assigns `--num_real` test images to with each of
+their true factors, which says what the clusters hold.
 """
 
 import pathlib
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
 from experiments.d_feature_clusters import normalised_mutual_information
 from gan.data import procedural_shapes
-from gan.evaluation import protocol, recognisability
+from gan.evaluation import protocol, recognisability, shapes_evaluator
 from gan.models import sampling
 from gan.training import restore
 
@@ -59,10 +63,37 @@ def main(argv):
         print(f"| {code} | {passed[mine].mean():.0%} | {cells} |")
     print(f"\nNMI(code, best outline) = {normalised_mutual_information(labels, outline):.3f}")
     print(f"NMI(code, colour) = {normalised_mutual_information(labels, colours):.3f}")
+    if getattr(state.discriminator, "self_conditioning", False):
+        config = restore.load_run_config(pathlib.Path(FLAGS.run))
+        images, factors = shapes_evaluator.load_labelled(
+            config.dataset, str(protocol.data_dir_of(config)), f"test[:{FLAGS.num_real}]"
+        )
+        clusters = real_clusters(state, images)
+        scores = ", ".join(
+            f"{name} {normalised_mutual_information(clusters, factors[:, i]):.3f}"
+            for i, name in enumerate(shapes_evaluator.FACTOR_SIZES)
+        )
+        print(f"NMI(D's cluster of real test images, true factor): {scores}")
+
+
+def real_clusters(state, images: np.ndarray) -> np.ndarray:
+    """The cluster a self-conditioned D assigns each uint8 image to (evaluation mode)."""
+    variables = {"params": state.d_params, "batch_stats": state.d_batch_stats}
+    apply = jax.jit(
+        lambda batch: state.discriminator.apply(
+            variables, batch, train=False, mutable=["intermediates"]
+        )[1]["intermediates"]["cluster"][0]
+    )
+    parts = [
+        np.asarray(apply(jnp.asarray(images[i : i + 500], jnp.float32) / 127.5 - 1.0))
+        for i in range(0, len(images), 500)
+    ]
+    return np.concatenate(parts)
 
 
 if __name__ == "__main__":
     flags.DEFINE_string("run", None, "Workdir of a run with a latent code.", required=True)
     flags.DEFINE_integer("step", None, "Checkpoint step; the latest by default.")
     flags.DEFINE_integer("num_samples", 1_000, "Samples, the codes in turn.")
+    flags.DEFINE_integer("num_real", 2_000, "Test images clustered (self-conditioned runs).")
     app.run(main)

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.ndimage
 from absl import app, flags
+from PIL import Image, ImageDraw
 
 from experiments import recognisability_controls
 from gan.data import procedural_shapes
@@ -75,6 +76,32 @@ def by_size_and_shape(name: str, pictures: np.ndarray) -> None:
         print(f"| {outline} | {where.sum()} | {share} |")
 
 
+def draw_fits(samples: np.ndarray, path: pathlib.Path, failed: int = 12, passed: int = 4) -> None:
+    """The first `failed` unrecognisable and `passed` recognisable samples, each beside the
+    foreground the measure finds and the outline it fits best, captioned with its score."""
+    fits = recognisability.shape_fits(samples)
+    recognised = fits.max(1) >= recognisability.THRESHOLD
+    chosen = list(np.flatnonzero(~recognised)[:failed]) + list(np.flatnonzero(recognised)[:passed])
+    tile, caption, per_row = 64, 12, 4
+    width, height = 3 * tile + 6, tile + caption + 4
+    rows = -(-len(chosen) // per_row)
+    picture = Image.new("RGB", (per_row * width, rows * height), "white")
+    pen = ImageDraw.Draw(picture)
+    for n, index in enumerate(chosen):
+        left, top = (n % per_row) * width, (n // per_row) * height
+        fraction = recognisability.foreground(samples[index])
+        best, score = int(fits[index].argmax()), float(fits[index].max())
+        template = recognisability.placed_outline(fraction, best)
+        grey = [(np.clip(x, 0, 1) * 255).astype(np.uint8) for x in (fraction, template)]
+        for k, tile_image in enumerate([samples[index], *grey]):
+            picture.paste(Image.fromarray(tile_image), (left + k * tile, top))
+        colour = "black" if score >= recognisability.THRESHOLD else "red"
+        pen.text((left + 2, top + tile), f"{recognisability.SHAPES[best]} {score:.2f}", fill=colour)
+    picture = picture.resize((picture.width * 2, picture.height * 2), Image.NEAREST)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture.save(path)
+
+
 def discriminator_verdicts(state, pictures: dict[str, np.ndarray]) -> None:
     variables = {"params": state.d_params, "batch_stats": state.d_batch_stats}
     print("\nD in training mode, batches of 32, beside the recognisability measure:")
@@ -109,6 +136,8 @@ def main(argv):
     print(f"{FLAGS.run} at step {FLAGS.step:,}; {n:,} samples (noise seed 0) and real images")
     by_size_and_shape("real test images", test)
     by_size_and_shape("samples", samples)
+    if FLAGS.figure:
+        draw_fits(samples, pathlib.Path(FLAGS.figure))
 
     rng = np.random.default_rng(0)
 
@@ -148,4 +177,5 @@ if __name__ == "__main__":
     flags.DEFINE_string("run", None, "Workdir of an unconditional run.", required=True)
     flags.DEFINE_integer("step", None, "Checkpointed step to analyse.", required=True)
     flags.DEFINE_integer("num_samples", 1000, "Samples, and real images of each split.")
+    flags.DEFINE_string("figure", None, "PNG of failed and passed samples with their fits.")
     app.run(main)

@@ -130,18 +130,25 @@ def outline_fits(fraction: np.ndarray) -> np.ndarray:
     Returns:
       (8,) scores in [0, 1] in `SHAPES` order; zeros when there is no foreground.
     """
-    area = float(fraction.sum())
-    if area < 4.0:
+    if fraction.sum() < 4.0:
         return np.zeros(len(SHAPES), np.float32)
-    col = float((fraction * _COLS).sum()) / area
-    row = float((fraction * _ROWS).sum()) / area
     scores = []
-    for name, unit_area in zip(SHAPES, unit_areas(), strict=True):
-        scale = np.sqrt(area / unit_area)
-        template = procedural_shapes.coverage(procedural_shapes.OUTLINES[name], col, row, scale)
-        template = scipy.ndimage.gaussian_filter(template, procedural_shapes.BLUR_PX)
+    for index in range(len(SHAPES)):
+        template = placed_outline(fraction, index)
         scores.append(np.minimum(fraction, template).sum() / np.maximum(fraction, template).sum())
     return np.asarray(scores, np.float32)
+
+
+def placed_outline(fraction: np.ndarray, index: int) -> np.ndarray:
+    """Outline `SHAPES[index]` as step 4 places it on a foreground fraction (64, 64): at its
+    centroid, with its area, drawn as the dataset draws its shapes."""
+    area = float(fraction.sum())
+    col = float((fraction * _COLS).sum()) / area
+    row = float((fraction * _ROWS).sum()) / area
+    scale = np.sqrt(area / unit_areas()[index])
+    outline = procedural_shapes.OUTLINES[SHAPES[index]]
+    template = procedural_shapes.coverage(outline, col, row, scale)
+    return scipy.ndimage.gaussian_filter(template, procedural_shapes.BLUR_PX)
 
 
 def _as_rgb64(image: np.ndarray) -> np.ndarray:

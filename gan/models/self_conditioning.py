@@ -13,12 +13,12 @@ class, the assigned one for real images and the one G was asked for on fakes.
 The clustering is online k-means, as VQ-VAE keeps its codebook: in training mode every batch
 of real images is assigned to the nearest centres (cosine similarity, since the scale of D's
 features drifts), and each centre and its share of the data move by an exponential moving
-average towards what they were assigned. The centres start at first-batch images far apart from each other. A
-centre whose share falls below a quarter of the uniform share restarts at the image of the
-batch that its own centre fits worst. Centres and shares live in the `batch_stats` collection,
-beside BatchNorm's statistics: updated in training mode, read in evaluation mode, and saved and
-resumed with the rest of the train state. They move with D, so each class keeps its identity
-while D's features change.
+average towards what they were assigned. The centres start at images of the first batch far
+apart from each other. A centre whose share falls below a quarter of the uniform share
+restarts at the image of the batch that its own centre fits worst. Centres and shares live in
+the `batch_stats` collection, beside BatchNorm's statistics: updated in training mode, read in
+evaluation mode, and saved and resumed with the rest of the train state. They move with D, so
+each class keeps its identity while D's features change.
 """
 
 import flax.linen as nn
