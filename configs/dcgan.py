@@ -62,6 +62,11 @@ def get_config() -> ml_collections.ConfigDict:
     # mutes the samples' colours, on a layer-normalised D it keeps them and learns faster than
     # the BatchNorm D without R1 (docs/experiments/default_recipe.md).
     config.d_norm = "layer"
+    # Images D judges at once, stacked along the channels (PacGAN, Lin et al. 2018), with one
+    # logit per pack, in the "dcgan" model: D then sees how often kinds of image come together,
+    # which penalises a G that drops some; and beyond its first layer it works on 1/m of the
+    # inputs. 1: image by image. batch_size must be a multiple of it on each device.
+    config.d_packing = 1
     # BatchNorm scales and offsets of G computed from z by a small MLP per layer
     # ("self-modulation", Chen et al. 2019), so that z acts on every layer, not only the first.
     config.g_self_modulation = False

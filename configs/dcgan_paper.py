@@ -20,6 +20,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.loss = "non_saturating"
     config.d_norm = "batch"
     config.d_spectral_norm = False
+    config.d_packing = 1
     config.r1_gamma = 0.0
     config.r1_interval = 1
     config.ema_decay = 0.0

@@ -23,6 +23,7 @@ from absl import app, flags
 
 from gan import parallel
 from gan.evaluation import protocol, shapes_evaluator
+from gan.models import dcgan
 from gan.training import restore
 
 FLAGS = flags.FLAGS
@@ -68,8 +69,9 @@ def discriminator_features(state, images: np.ndarray) -> dict[str, np.ndarray]:
 
     @jax.jit
     def stages(batch):
+        packing = getattr(state.discriminator, "packing", 1)
         _, sown = state.discriminator.apply(
-            variables, batch, train=False, mutable=["intermediates"]
+            variables, dcgan.packed_alone(batch, packing), train=False, mutable=["intermediates"]
         )
         return {name: value[0] for name, value in sown["intermediates"].items()}
 

@@ -104,7 +104,9 @@ def draw_fits(samples: np.ndarray, path: pathlib.Path, failed: int = 12, passed:
 
 def discriminator_verdicts(state, pictures: dict[str, np.ndarray]) -> None:
     variables = {"params": state.d_params, "batch_stats": state.d_batch_stats}
-    print("\nD in training mode, batches of 32, beside the recognisability measure:")
+    packing = getattr(state.discriminator, "packing", 1)
+    inputs = f", in packs of {packing} (one logit per pack)" if packing > 1 else ""
+    print(f"\nD in training mode, batches of 32{inputs}, beside the recognisability measure:")
     print("| images | mean logit | classified real | recognisable |")
     print("|---|---|---|---|")
     for name, images in pictures.items():

@@ -44,7 +44,7 @@ from gan.cli import entry_point
 from gan.data import pipeline
 from gan.errors import UserError
 from gan.evaluation import protocol
-from gan.models import resnet, sampling
+from gan.models import dcgan, resnet, sampling
 from gan.training import losses, restore, train
 
 MAX_CHANNELS = 64  # channels drawn per stage: an 8x8 mosaic
@@ -120,11 +120,12 @@ def discriminator_stages(
     state: train.TrainState, real: jax.Array, labels: jax.Array | None = None
 ) -> tuple[jax.Array, list]:
     """D's logits and its stage feature maps, largest first, for images in [0, 1] (of classes
-    `labels` for a class-conditional D)."""
+    `labels` for a class-conditional D; a packing D sees each image packed with copies of
+    itself)."""
     variables = {"params": state.d_params, "batch_stats": state.d_batch_stats}
     logits, sown = state.discriminator.apply(
         variables,
-        real * 2.0 - 1.0,
+        dcgan.packed_alone(real * 2.0 - 1.0, getattr(state.discriminator, "packing", 1)),
         train=False,
         mutable=["intermediates"],
         **sampling.class_labels(labels),

@@ -62,5 +62,6 @@ def create_models(config) -> tuple[nn.Module, nn.Module]:
         dtype=dtype,
         num_classes=discriminator_classes(config),
         self_conditioning=config.get("self_conditioning_clusters", 0) > 0,
+        packing=config.get("d_packing", 1),
     )
     return generator, discriminator

@@ -43,6 +43,7 @@ LATER_COMPATIBILITY_KEYS = {
     "model": "dcgan",
     "d_spectral_norm": False,
     "d_norm": "batch",
+    "d_packing": 1,
     "n_critic": 1,
     "ema": False,
     "num_classes": 0,

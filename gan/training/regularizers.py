@@ -8,9 +8,10 @@ discriminator from overpowering the generator with arbitrarily steep decision su
 - R1 (Mescheder et al. 2018) pushes the gradient norm towards 0 on real images only, which
   makes training converge locally; StyleGAN2's lazy form applies it every k steps, k x as strong.
 
-`d_fn` maps a batch of images to one logit per image. The penalties differentiate through
-`jax.grad` of the summed logits, which equals the per-image input gradients only when images do
-not interact inside D: use them with a D without BatchNorm (`d_norm='layer'` or `'none'`).
+`d_fn` maps a batch of images to one logit per input it scores: per image, or per pack of
+consecutive images for a packing D (PacGAN), whose input is the whole pack. The penalties
+differentiate the summed logits, which gives each input's own gradient only when inputs do not
+interact inside D: use them with a D without BatchNorm (`d_norm='layer'` or `'none'`).
 """
 
 from collections.abc import Callable
@@ -21,10 +22,17 @@ import jax.numpy as jnp
 DiscriminatorFn = Callable[[jax.Array], jax.Array]
 
 
+def inputs_per_batch(d_fn: DiscriminatorFn, images: jax.Array) -> int:
+    """How many inputs D scores in `images`: the batch size, or the number of packs."""
+    return jax.eval_shape(d_fn, images).shape[0]
+
+
 def squared_input_gradient_norms(d_fn: DiscriminatorFn, images: jax.Array) -> jax.Array:
-    """||dD(x)/dx||^2 for every image of the batch, shape (N,)."""
+    """||dD(x)/dx||^2 for every input D scores (an image, or a pack of consecutive images),
+    shape (number of logits,)."""
     grads = jax.grad(lambda x: jnp.sum(d_fn(x)))(images)
-    return jnp.sum(jnp.square(grads), axis=tuple(range(1, grads.ndim)))
+    per_input = grads.reshape(inputs_per_batch(d_fn, images), -1)
+    return jnp.sum(jnp.square(per_input), axis=1)
 
 
 def gradient_penalty(
@@ -41,7 +49,10 @@ def gradient_penalty(
     Returns:
       The penalty, a scalar (not yet multiplied by its weight lambda).
     """
-    fraction = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1))
+    inputs = inputs_per_batch(d_fn, real)
+    fraction = jax.random.uniform(rng, (inputs,) + (1,) * (real.ndim - 1))
+    # One fraction per input D scores: a pack's images move together along its segment.
+    fraction = jnp.repeat(fraction, real.shape[0] // inputs, axis=0)
     interpolates = fraction * real + (1.0 - fraction) * fake
     # The tiny offset keeps the square root differentiable where a gradient vanishes exactly.
     norms = jnp.sqrt(squared_input_gradient_norms(d_fn, interpolates) + 1e-12)

@@ -130,7 +130,10 @@ def create_train_state(config, rng: jax.Array) -> TrainState:
     generator, discriminator = create_models(config)
     g_key, d_key, train_key = jax.random.split(rng, 3)
     z = jnp.zeros((1, config.latent_dim))
-    x = jnp.zeros((1, config.image_size, config.image_size, config.num_channels))
+    # One input of D: a pack of d_packing images.
+    x = jnp.zeros(
+        (config.get("d_packing", 1), config.image_size, config.image_size, config.num_channels)
+    )
     labels = jnp.zeros((1,), jnp.int32)
     g_labels = labels if models.generator_classes(config) else None
     d_labels = labels if models.discriminator_classes(config) else None

@@ -100,6 +100,25 @@ def validate_recipe(config) -> None:
         )
     if (config.num_classes or latent_codes or clusters) and config.model != "dcgan":
         _fail("model", config.model, "the class-conditional networks are the DCGAN's: use dcgan")
+    packing = config.get("d_packing", 1)
+    if not isinstance(packing, int) or packing <= 0:
+        _fail("d_packing", packing, "use a positive number of images per input of D (1: none)")
+    if packing > 1 and config.model != "dcgan":
+        _fail("model", config.model, "packing D's inputs (d_packing) is the DCGAN D's: use dcgan")
+    if packing > 1 and (config.num_classes or clusters):
+        _fail(
+            "d_packing",
+            packing,
+            "a conditional D scores each image with its own class, a pack has several; "
+            "use d_packing=1 with num_classes or self_conditioning_clusters",
+        )
+    if (config.batch_size // jax.device_count()) % packing:
+        _fail(
+            "d_packing",
+            packing,
+            f"each device packs its own images, so batch_size ({config.batch_size}) over the "
+            f"{jax.device_count()} devices must be a multiple of it",
+        )
     if config.d_norm not in dcgan.D_NORMS:
         _fail("d_norm", config.d_norm, f"use one of {dcgan.D_NORMS}")
     for key in ("n_critic", "r1_interval"):

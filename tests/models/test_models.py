@@ -124,3 +124,25 @@ def test_pixel_noise_is_a_pure_function_of_z_and_differs_between_images():
     )
     assert 0.8 < residual.std() < 1.2  # unit noise before the tanh
     assert not np.allclose(residual[0], residual[1], atol=0.1)  # each image its own noise
+
+
+def test_packing_discriminator_judges_consecutive_images_together():
+    images = jnp.arange(4.0).reshape(4, 1, 1, 1) * jnp.ones((4, 2, 2, 3))
+    packed = dcgan.pack(images, 2)
+    assert packed.shape == (2, 2, 2, 6)
+    np.testing.assert_array_equal(packed[:, 0, 0], [[0, 0, 0, 1, 1, 1], [2, 2, 2, 3, 3, 3]])
+
+    discriminator = dcgan.Discriminator(ndf=4, norm="layer", packing=2)
+    x = jax.random.uniform(jax.random.PRNGKey(0), (4, 32, 32, 3), minval=-1.0)
+    variables = discriminator.init(jax.random.PRNGKey(1), x, train=False)
+    assert variables["params"]["Conv_0"]["kernel"].shape[-2] == 6  # two RGB images per input
+    logits = discriminator.apply(variables, x, train=False)
+    assert logits.shape == (2,)
+    np.testing.assert_allclose(discriminator.apply(variables, x[:2], train=False), logits[:1])
+    swapped = discriminator.apply(variables, x[jnp.array([0, 2, 1, 3])], train=False)
+    assert not np.allclose(swapped, logits)  # which images share a pack matters
+    alone = discriminator.apply(variables, dcgan.packed_alone(x, 2), train=False)
+    assert alone.shape == (4,)
+    np.testing.assert_allclose(
+        alone[0], discriminator.apply(variables, x[jnp.array([0, 0])], train=False)[0]
+    )

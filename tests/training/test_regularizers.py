@@ -113,3 +113,24 @@ def test_ema_forgets_the_initial_weights_in_a_short_run():
     for step in range(500):
         ema = regularizers.ema_update(ema, {"w": jnp.array([0.0])}, 0.999, jnp.asarray(step))
     assert float(ema["w"][0]) < 1e-6
+
+
+def packed_quadratic_d(weights):
+    """`quadratic_d` on packs of two consecutive images: one logit per pack."""
+    return lambda images: quadratic_d(weights)(images).reshape(-1, 2).sum(axis=1)
+
+
+def test_penalties_of_a_packing_d_are_per_pack():
+    """D's input is a pack, so R1 and WGAN-GP take each pack's whole gradient, and a pack's
+    images move together between real and fake."""
+    images = jax.random.normal(jax.random.PRNGKey(6), (4, 4, 4, 2))
+    per_image = np.sum((2 * np.asarray(WEIGHTS) * np.asarray(images)) ** 2, axis=(1, 2, 3))
+    got = regularizers.r1_penalty(packed_quadratic_d(WEIGHTS), images)
+    assert float(got) == pytest.approx(per_image.reshape(2, 2).sum(1).mean(), rel=1e-5)
+
+    fake, rng = -0.5 * images + 0.3, jax.random.PRNGKey(7)
+    got = regularizers.gradient_penalty(packed_quadratic_d(WEIGHTS), images, fake, rng)
+    fraction = np.repeat(np.asarray(jax.random.uniform(rng, (2, 1, 1, 1))), 2, axis=0)
+    x_hat = fraction * np.asarray(images) + (1 - fraction) * np.asarray(fake)
+    norms = np.linalg.norm((2 * np.asarray(WEIGHTS) * x_hat).reshape(2, -1), axis=1)
+    assert float(got) == pytest.approx(np.mean((norms - 1) ** 2), rel=1e-5)

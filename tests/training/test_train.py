@@ -20,7 +20,7 @@ import pytest
 from gan import parallel, sample
 from gan.errors import UserError
 from gan.models import sampling
-from gan.training import checkpointing, losses, train
+from gan.training import checkpointing, losses, train, validation
 from gan.training.progress import TrainingDiverged
 from tests.conftest import REPO_ROOT
 
@@ -454,3 +454,16 @@ def test_r1_weight_anneals_from_gamma_to_its_final_value(tiny_config):
     assert weight_at(0) == pytest.approx(0.5 * 0.1 * 4)
     assert weight_at(50) == pytest.approx(0.5 * 0.055 * 4)
     assert weight_at(100) == pytest.approx(0.5 * 0.01 * 4) == pytest.approx(weight_at(400))
+
+
+def test_packing_run_trains_and_conditional_packing_is_refused(tiny_config, tmp_path):
+    tiny_config.d_packing, tiny_config.r1_gamma = 2, 0.1
+    state = train.train_and_evaluate(tiny_config, str(tmp_path))
+    assert int(state.step) == tiny_config.num_train_steps
+    assert state.d_params["Conv_0"]["kernel"].shape[-2] == 2 * tiny_config.num_channels
+    tiny_config.batch_size = 3 * jax.device_count()  # three images on each device
+    with pytest.raises(UserError, match="must be a multiple of it"):
+        validation.validate_config(tiny_config)
+    tiny_config.batch_size, tiny_config.num_classes = 2 * jax.device_count(), 8
+    with pytest.raises(UserError, match="a pack has several"):
+        validation.validate_config(tiny_config)
