@@ -180,6 +180,7 @@ def test_label_accuracy_reads_the_class_each_sample_was_drawn_for():
 def test_conditional_run_is_scored_against_the_classes_it_sampled(tiny_config, evaluator):
     tiny_config.label_key = "shape"
     tiny_config.num_classes = len(procedural_shapes.SHAPES)
+    tiny_config.d_packing = 1  # a conditional D scores images one by one
     state = train.create_sharded_state(tiny_config, parallel.create_mesh())
     extractor = protocol.create_extractor("shapes", tiny_config)
     names = ("label_accuracy", "recognisable")

@@ -56,6 +56,7 @@ def test_self_conditioned_run_clusters_d_features_and_samples_clusters_by_share(
     tiny_config, tmp_path
 ):
     tiny_config.self_conditioning_clusters = 4
+    tiny_config.d_packing = 1  # a conditional D scores images one by one
     state = train.train_and_evaluate(tiny_config, str(tmp_path))
     clusters = state.d_batch_stats["clusters"]
     centres, shares = np.asarray(clusters["centres"]), np.asarray(clusters["shares"])

@@ -23,6 +23,7 @@ def conditional_config(tiny_config):
     """The tiny config, conditioned on the embedded data's shape (8 classes)."""
     tiny_config.label_key = "shape"
     tiny_config.num_classes = len(procedural_shapes.SHAPES)
+    tiny_config.d_packing = 1  # a conditional D scores images one by one
     return tiny_config
 
 
