@@ -18,7 +18,6 @@ def get_config() -> ml_collections.ConfigDict:
     """DCGAN's keys, with these overrides."""
     config = dcgan_paper.get_config()
     config.model = "resnet"
-    config.d_packing = 1
     config.image_size = 32
     config.latent_dim = 128
     config.loss = "hinge"
