@@ -28,7 +28,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_classes = len(procedural_shapes.SHAPES)
     config.eval_metrics = "label_accuracy,recognisable"
     config.d_norm = "batch"
-    config.d_packing = 1
+    config.d_packing = 1  # a projection D scores each image with its own class
     config.r1_gamma = 0.0
     config.r1_interval = 1
     config.num_train_steps = 18_000
