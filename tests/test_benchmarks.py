@@ -41,11 +41,12 @@ def test_train_step_benchmark_prints_its_summary_line():
 
 
 def test_torch_comparison_refuses_a_recipe_the_reference_does_not_train():
-    """configs/tiny.py has the default's layer-normalised D, R1 and EMA: no PyTorch twin."""
+    """configs/tiny.py has the default's layer-normalised, packing D, R1 and EMA: no PyTorch
+    twin."""
     result = _command("benchmarks.train_step", "--config=configs/tiny.py", "--compare-torch")
     stderr = " ".join(result.stderr.split())
     assert result.returncode == 1
-    assert "differs from it in d_norm='layer', r1_gamma=0.1, ema_decay=0.999" in stderr
+    assert "differs from it in d_norm='layer', d_packing=2, r1_gamma=0.1, ema_decay=0.999" in stderr
     assert "Traceback" not in stderr
 
 
