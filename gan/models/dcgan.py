@@ -205,7 +205,8 @@ def packed_alone(images: jax.Array, packing: int) -> jax.Array:
 
 
 class Discriminator(nn.Module):
-    """Image -> stride-2 4x4 convs (64 -> 32 -> 16 -> 8 -> 4 for 64x64) -> one logit per image.
+    """Image -> stride-2 4x4 convs (64 -> 32 -> 16 -> 8 -> 4 for 64x64) -> one logit per image
+    (per pack of images with `packing`).
 
     With `num_classes` > 0 it is a projection discriminator (Miyato & Koyama 2018): the logit
     gains the inner product of a learned class embedding with the last feature map summed over

@@ -104,7 +104,7 @@ def validate_recipe(config) -> None:
     if not isinstance(packing, int) or packing <= 0:
         _fail("d_packing", packing, "use a positive number of images per input of D (1: none)")
     if packing > 1 and config.model != "dcgan":
-        _fail("model", config.model, "packing D's inputs (d_packing) is the DCGAN D's: use dcgan")
+        _fail("d_packing", packing, f"the {config.model} D judges images one by one: use 1")
     if packing > 1 and (config.num_classes or clusters):
         _fail(
             "d_packing",

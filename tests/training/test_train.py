@@ -467,3 +467,6 @@ def test_packing_run_trains_and_conditional_packing_is_refused(tiny_config, tmp_
     tiny_config.batch_size, tiny_config.num_classes = 2 * jax.device_count(), 8
     with pytest.raises(UserError, match="a pack has several"):
         validation.validate_config(tiny_config)
+    tiny_config.num_classes, tiny_config.model = 0, "resnet"
+    with pytest.raises(UserError, match="the resnet D judges images one by one"):
+        validation.validate_config(tiny_config)
