@@ -16,12 +16,13 @@ their true factors, which says what the clusters hold.
 
 import pathlib
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from experiments.d_feature_clusters import normalised_mutual_information
+from experiments.d_feature_clusters import (
+    discriminator_intermediates,
+    normalised_mutual_information,
+)
 from gan.data import procedural_shapes
 from gan.evaluation import protocol, recognisability, shapes_evaluator
 from gan.models import sampling
@@ -78,17 +79,9 @@ def main(argv):
 
 def real_clusters(state, images: np.ndarray) -> np.ndarray:
     """The cluster a self-conditioned D assigns each uint8 image to (evaluation mode)."""
-    variables = {"params": state.d_params, "batch_stats": state.d_batch_stats}
-    apply = jax.jit(
-        lambda batch: state.discriminator.apply(
-            variables, batch, train=False, mutable=["intermediates"]
-        )[1]["intermediates"]["cluster"][0]
+    return np.concatenate(
+        [np.asarray(sown["cluster"]) for sown in discriminator_intermediates(state, images)]
     )
-    parts = [
-        np.asarray(apply(jnp.asarray(images[i : i + 500], jnp.float32) / 127.5 - 1.0))
-        for i in range(0, len(images), 500)
-    ]
-    return np.concatenate(parts)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ they exist).
 """
 
 import pathlib
+from collections.abc import Iterator
 
 import jax
 import jax.numpy as jnp
@@ -62,30 +63,37 @@ def normalised_mutual_information(a: np.ndarray, b: np.ndarray) -> float:
     return float(2 * (h_a + h_b - entropy(joint.ravel())) / (h_a + h_b))
 
 
-def discriminator_features(state, images: np.ndarray) -> dict[str, np.ndarray]:
-    """Each stage's feature map of D (evaluation mode) averaged over positions, and the last
-    map flattened, for uint8 `images`."""
+def discriminator_intermediates(state, images: np.ndarray) -> Iterator[dict[str, jax.Array]]:
+    """What D sows (its stage maps; a self-conditioned D's clusters) for uint8 `images`, batch
+    by batch: evaluation mode, each image judged by itself."""
     variables = {"params": state.d_params, "batch_stats": state.d_batch_stats}
 
     @jax.jit
-    def stages(batch):
-        packing = getattr(state.discriminator, "packing", 1)
-        _, sown = state.discriminator.apply(
-            variables, dcgan.packed_alone(batch, packing), train=False, mutable=["intermediates"]
+    def sown(batch):
+        _, out = state.discriminator.apply(
+            variables,
+            dcgan.judged_alone(state.discriminator, batch),
+            train=False,
+            mutable=["intermediates"],
         )
-        return {name: value[0] for name, value in sown["intermediates"].items()}
+        return {name: value[0] for name, value in out["intermediates"].items()}
 
-    features = {}
     for start in range(0, len(images), BATCH):
-        batch = jnp.asarray(images[start : start + BATCH], jnp.float32) / 127.5 - 1.0
-        maps = stages(batch)
-        by_stage = sorted(maps, key=lambda name: -maps[name].shape[1])  # 32x32 first
+        yield sown(jnp.asarray(images[start : start + BATCH], jnp.float32) / 127.5 - 1.0)
+
+
+def discriminator_features(state, images: np.ndarray) -> dict[str, np.ndarray]:
+    """Each stage's feature map of D averaged over positions, and the last map flattened."""
+    features = {}
+    for maps in discriminator_intermediates(state, images):
+        # Stage maps only, not a self-conditioned D's cluster ids.
+        stages = [name for name in maps if maps[name].ndim == 4]
+        by_stage = sorted(stages, key=lambda name: -maps[name].shape[1])  # 32x32 first
         for name in by_stage:
             value = maps[name]
             features.setdefault(f"D {name}, averaged", []).append(np.asarray(value.mean((1, 2))))
-        last = by_stage[-1]
-        flat = np.asarray(maps[last]).reshape(len(batch), -1)
-        features.setdefault(f"D {last}, whole", []).append(flat)
+        last = np.asarray(maps[by_stage[-1]])
+        features.setdefault(f"D {by_stage[-1]}, whole", []).append(last.reshape(len(last), -1))
     return {name: np.concatenate(parts) for name, parts in features.items()}
 
 

@@ -125,7 +125,7 @@ def discriminator_stages(
     variables = {"params": state.d_params, "batch_stats": state.d_batch_stats}
     logits, sown = state.discriminator.apply(
         variables,
-        dcgan.packed_alone(real * 2.0 - 1.0, getattr(state.discriminator, "packing", 1)),
+        dcgan.judged_alone(state.discriminator, real * 2.0 - 1.0),
         train=False,
         mutable=["intermediates"],
         **sampling.class_labels(labels),

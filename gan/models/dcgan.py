@@ -204,6 +204,11 @@ def packed_alone(images: jax.Array, packing: int) -> jax.Array:
     return jnp.repeat(images, packing, axis=0)
 
 
+def judged_alone(discriminator: nn.Module, images: jax.Array) -> jax.Array:
+    """The inputs with which any D (only this module's packs) judges each image by itself."""
+    return packed_alone(images, getattr(discriminator, "packing", 1))
+
+
 class Discriminator(nn.Module):
     """Image -> stride-2 4x4 convs (64 -> 32 -> 16 -> 8 -> 4 for 64x64) -> one logit per image
     (per pack of images with `packing`).
