@@ -80,11 +80,16 @@ def get_config() -> ml_collections.ConfigDict:
     # projection term of D are looked up per class (configs/cdcgan.py). 0 trains unconditionally.
     config.num_classes = 0
     # Categories of a categorical latent code G draws each image from, uniformly, beside z
-    # (InfoGAN's categorical code, without its mutual-information term): G's BatchNorm scales
-    # and offsets are looked up per code as a class-conditional G's are per class; D never sees
-    # the code. A continuous z cannot map onto separate kinds of object (shapes) without also
-    # drawing blends between them; a discrete code lets G keep them apart. 0: z alone.
+    # (InfoGAN's categorical code): G's BatchNorm scales and offsets are looked up per code as
+    # a class-conditional G's are per class. A continuous z cannot map onto separate kinds of
+    # object (shapes) without also drawing blends between them; a discrete code lets G keep
+    # them apart. 0: z alone.
     config.latent_codes = 0
+    # Weight lambda of InfoGAN's mutual-information term (Chen et al. 2016; 1 in the paper for
+    # a categorical code): a head Q on D's last feature map predicts each generated image's
+    # code, and G and Q both minimise lambda x its cross-entropy, so G must draw the codes
+    # apart. 0: no term, and nothing makes G use the code (D never sees it).
+    config.latent_code_weight = 0.0
     # Self-conditioning (Liu et al. 2020): this many clusters of D's features of real images
     # serve as the classes of a conditional GAN (class-conditional BatchNorm in G, a projection
     # term in D), found and followed by online k-means as D trains

@@ -63,5 +63,6 @@ def create_models(config) -> tuple[nn.Module, nn.Module]:
         num_classes=discriminator_classes(config),
         self_conditioning=config.get("self_conditioning_clusters", 0) > 0,
         packing=config.get("d_packing", 1),
+        code_categories=config.get("latent_codes", 0) if config.get("latent_code_weight", 0) else 0,
     )
     return generator, discriminator

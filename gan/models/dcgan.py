@@ -188,6 +188,8 @@ class Generator(nn.Module):
 # (WGAN-GP, R1) assume images do not interact inside D, which BatchNorm breaks; Gulrajani et al.
 # use layer normalisation instead, SNGAN none at all.
 D_NORMS = ("batch", "layer", "none")
+# Hidden units of InfoGAN's Q head (Chen et al. 2016, appendix C).
+CODE_HEAD_UNITS = 128
 
 
 def pack(images: jax.Array, packing: int) -> jax.Array:
@@ -227,6 +229,10 @@ class Discriminator(nn.Module):
     and an image-by-image D cannot: packing penalises dropped modes. It also divides D's work
     beyond its first layer by m.
 
+    With `code_categories` > 0 it also holds InfoGAN's Q (Chen et al. 2016): a head on the last
+    feature map that predicts each image's latent code, sown as `code_logits` (one row per
+    image, also when packing). It shares D's convolutions, so it costs one small MLP.
+
     LeakyReLU(0.2) everywhere, BatchNorm (or `norm`) on all but the first conv. Every stage's
     feature map (32x32x64, 16x16x128, 8x8x256 and 4x4x512 for 64x64 inputs) is sown as
     `intermediates` so the feature extraction can be inspected with `mutable=['intermediates']`.
@@ -240,6 +246,7 @@ class Discriminator(nn.Module):
       num_classes: > 0 adds the class projection; `labels` then say each image's class.
       self_conditioning: the classes are clusters of D's features, `labels` optional.
       packing: images per input; the batch must be a multiple of it.
+      code_categories: > 0 adds Q, the latent code's head.
     """
 
     ndf: int = 64
@@ -249,6 +256,7 @@ class Discriminator(nn.Module):
     num_classes: int = 0
     self_conditioning: bool = False
     packing: int = 1
+    code_categories: int = 0
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
@@ -272,6 +280,8 @@ class Discriminator(nn.Module):
             name=f"Conv_{stages}",
         )
         logits = self._apply(logit, x, train).reshape(-1)
+        if self.code_categories:
+            self.sow("intermediates", "code_logits", self._code_head(x))
         if self.self_conditioning:
             clusters = FeatureClusters(self.num_classes, name="clusters")
             assigned = clusters(x, update=train and labels is None)
@@ -285,6 +295,14 @@ class Discriminator(nn.Module):
             class_vectors = self._apply(embedding, labels, train)
             logits += jnp.sum(class_vectors * x.sum(axis=(1, 2)), axis=-1)
         return logits
+
+    def _code_head(self, x: jax.Array) -> jax.Array:
+        """Q: the last feature map -> FC (InfoGAN's 128 units) -> code logits, one row per image
+        (a pack's row holds its images' logits in order, as `pack` stacked them)."""
+        hidden = nn.Dense(CODE_HEAD_UNITS, kernel_init=WEIGHT_INIT, name="code_hidden")
+        hidden = nn.leaky_relu(hidden(x.reshape(x.shape[0], -1)), negative_slope=0.2)
+        out = nn.Dense(self.packing * self.code_categories, kernel_init=WEIGHT_INIT, name="code")
+        return out(hidden).reshape(-1, self.code_categories)
 
     def _apply(self, layer: nn.Module, x: jax.Array, train: bool) -> jax.Array:
         return spectral_normalized(layer, x, train) if self.spectral_norm else layer(x)

@@ -37,8 +37,8 @@ COMPATIBILITY_KEYS = (
 )
 # Keys that joined the fingerprint later, with the value every earlier checkpoint implies: the
 # architecture, G's options and D's layers fix the state's shapes, n_critic the data order
-# (images per step), whether an EMA of G is kept and whether the learning rates anneal the
-# state's structure, and the classes what the class embeddings mean.
+# (images per step), whether an EMA of G is kept, whether D holds a code head and whether the
+# learning rates anneal the state's structure, and the classes what the class embeddings mean.
 LATER_COMPATIBILITY_KEYS = {
     "model": "dcgan",
     "d_spectral_norm": False,
@@ -49,6 +49,7 @@ LATER_COMPATIBILITY_KEYS = {
     "num_classes": 0,
     "label_key": "label",
     "latent_codes": 0,
+    "code_head": False,
     "self_conditioning_clusters": 0,
     "g_self_modulation": False,
     "g_pixel_noise": False,
@@ -106,8 +107,9 @@ def create_manager(
 def compatibility_fingerprint(config) -> dict:
     """The config values a checkpoint must share with the run that restores it."""
     later = {key: config.get(key, default) for key, default in LATER_COMPATIBILITY_KEYS.items()}
-    # Not config keys: derived from ema_decay and learning_rate_decay.
+    # Not config keys: derived from ema_decay, latent_code_weight and learning_rate_decay.
     later["ema"] = config.get("ema_decay", 0.0) > 0
+    later["code_head"] = config.get("latent_code_weight", 0.0) > 0
     later["annealed_learning_rates"] = config.get("learning_rate_decay", 1.0) != 1.0
     return {key: config[key] for key in COMPATIBILITY_KEYS} | later
 

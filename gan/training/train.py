@@ -57,6 +57,7 @@ class StepOptions:
     ema_decay: float = 0.0  # decay of the EMA of G's weights; 0 keeps no EMA
     diffaugment: str = ""  # DiffAugment policy, e.g. "color,translation,cutout"; "" disables
     latent_codes: int = 0  # categories of G's categorical latent code; 0: none
+    latent_code_weight: float = 0.0  # lambda of InfoGAN's mutual-information term; 0: none
     self_conditioning_clusters: int = 0  # D's feature clusters as classes; 0: none
 
     @classmethod
@@ -197,7 +198,10 @@ def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
     classes of its real batch, so G's classes follow the data's, and D scores every image
     with its class (real and generated alike). A self-conditioned one does the same with the
     clusters D assigns the real images to (`gan.models.self_conditioning`). With
-    `latent_codes` G draws each fake from a uniformly random code instead, which D never sees.
+    `latent_codes` G draws each fake from a uniformly random code instead, which D never sees;
+    with `latent_code_weight` D's head Q predicts it, and G and Q both minimise the weighted
+    cross-entropy of Q's prediction (InfoGAN's bound on the code's mutual information with the
+    image).
 
     Args:
       state: the train state (donated: its buffers are reused for the output).
@@ -233,13 +237,15 @@ def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
     )
     fake_labels = _scored_labels(state, g_labels)
     (d_params, d_batch_stats, d_opt_state), metrics = _discriminator_update(
-        state, loss, d, (real, fake, labels, fake_labels), keys[-2]
+        state, loss, d, (real, fake, labels, fake_labels, g_labels), keys[-2]
     )
 
     def g_loss_fn(fake_images):
         seen = augment.diff_augment(fake_images, options.diffaugment, keys[-1])
-        logits, stats = _apply_discriminator(state, d_params, d_batch_stats, seen, fake_labels)
-        return loss.generator(logits), stats
+        logits, stats, code_logits = _apply_discriminator(
+            state, d_params, d_batch_stats, seen, fake_labels
+        )
+        return loss.generator(logits) + _code_term(state, code_logits, g_labels)[0], stats
 
     (g_loss, d_batch_stats), fake_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
     (g_grads,) = generator_vjp(fake_grads)
@@ -309,40 +315,57 @@ def _discriminator_update(state: TrainState, loss: losses.GanLoss, d, images, rn
       d: (params, batch_stats, opt_state) of D before the update.
       images: (real images in [-1, 1], generated images (constants here), the classes D scores
         each with, or None: the data's for real images (None for a self-conditioned D, which
-        assigns them), those G drew for on fakes).
+        assigns them), those G drew for on fakes; and the classes or codes G drew the fakes for,
+        or None).
       rng: for DiffAugment and the gradient penalty's interpolation.
 
     Returns:
       D's (params, batch_stats, opt_state) after the update, and its metrics.
     """
     d_params, d_batch_stats, d_opt_state = d
-    real, fake, labels, fake_labels = images
+    real, fake, labels, fake_labels, g_labels = images
     real_key, fake_key, penalty_key = jax.random.split(rng, 3)
     real = augment.diff_augment(real, state.options.diffaugment, real_key)
     fake = augment.diff_augment(fake, state.options.diffaugment, fake_key)
 
     def d_loss_fn(params):
-        real_logits, stats = _apply_discriminator(state, params, d_batch_stats, real, labels)
-        fake_logits, stats = _apply_discriminator(state, params, stats, fake, fake_labels)
+        real_logits, stats, _ = _apply_discriminator(state, params, d_batch_stats, real, labels)
+        fake_logits, stats, code_logits = _apply_discriminator(
+            state, params, stats, fake, fake_labels
+        )
         adversarial = loss.discriminator(real_logits, fake_logits)
         # Penalised points (real images, real-fake interpolates) keep their image's label.
         d_fn = lambda x: _apply_discriminator(state, params, stats, x, labels)[0]  # noqa: E731
         penalties = _discriminator_penalties(state, d_fn, real, fake, penalty_key)
+        code_term, code_metrics = _code_term(state, code_logits, g_labels)
         total = sum((weight * value for weight, value in penalties.values()), adversarial)
         aux = (stats, adversarial, {name: value for name, (_, value) in penalties.items()})
-        return total, aux + (real_logits, fake_logits)
+        return total + code_term, aux + (real_logits, fake_logits, code_metrics)
 
-    (_, (d_batch_stats, d_loss, penalties, real_logits, fake_logits)), d_grads = jax.value_and_grad(
-        d_loss_fn, has_aux=True
-    )(d_params)
+    (_, aux), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
+    d_batch_stats, d_loss, penalties, real_logits, fake_logits, code_metrics = aux
     d_updates, d_opt_state = state.d_tx.update(d_grads, d_opt_state, d_params)
     metrics = {
         "d_loss": d_loss,
         "d_grad_norm": optax.global_norm(d_grads),
         **penalties,
+        **code_metrics,
         **loss.statistics(real_logits, fake_logits),
     }
     return (optax.apply_updates(d_params, d_updates), d_batch_stats, d_opt_state), metrics
+
+
+def _code_term(state: TrainState, code_logits, codes) -> tuple[jax.Array, dict]:
+    """InfoGAN's mutual-information term, `latent_code_weight` x the cross-entropy of Q's
+    prediction of the codes G drew the fakes for, and its metrics: the cross-entropy as
+    `code_ce` (ln(categories) when Q knows nothing, 0 when it reads every code) and Q's
+    accuracy as `code_accuracy`. (0, {}) without the term."""
+    if not state.options.latent_code_weight:
+        return jnp.zeros(()), {}
+    cross_entropy = optax.softmax_cross_entropy_with_integer_labels(code_logits, codes).mean()
+    accuracy = jnp.mean(jnp.argmax(code_logits, axis=-1) == codes)
+    term = state.options.latent_code_weight * cross_entropy
+    return term, {"code_ce": cross_entropy, "code_accuracy": accuracy}
 
 
 def _discriminator_penalties(state: TrainState, d_fn, real, fake, rng) -> dict:
@@ -390,7 +413,8 @@ def _extra_critic_updates(state: TrainState, loss: losses.GanLoss, d, g_batch_st
         z, g_labels = _generator_inputs(state, z_key, d, real, labels)
         fake, g_batch_stats = _generate_train(state, state.g_params, g_batch_stats, z, g_labels)
         fake_labels = _scored_labels(state, g_labels)
-        d, _ = _discriminator_update(state, loss, d, (real, fake, labels, fake_labels), d_key)
+        images = (real, fake, labels, fake_labels, g_labels)
+        d, _ = _discriminator_update(state, loss, d, images, d_key)
     return d, g_batch_stats
 
 
@@ -411,15 +435,18 @@ def jit_train_step(mesh, state_sharding):
 
 
 def _apply_discriminator(state: TrainState, d_params, batch_stats, images, labels):
-    """D in training mode: logits and the BatchNorm statistics updated by this batch."""
+    """D in training mode: logits, the BatchNorm statistics updated by this batch, and the
+    latent code logits of D's head Q (None without one)."""
+    with_code = getattr(state.discriminator, "code_categories", 0) > 0
     logits, updates = state.discriminator.apply(
         {"params": d_params, "batch_stats": batch_stats},
         images,
         train=True,
-        mutable=["batch_stats"],
+        mutable=["batch_stats", "intermediates"] if with_code else ["batch_stats"],
         **sampling.class_labels(labels),
     )
-    return logits, updates.get("batch_stats", {})
+    code_logits = updates["intermediates"]["code_logits"][0] if with_code else None
+    return logits, updates.get("batch_stats", {}), code_logits
 
 
 def num_train_steps(config, steps_per_epoch: int) -> int:

@@ -83,6 +83,11 @@ def validate_recipe(config) -> None:
     latent_codes = config.get("latent_codes", 0)
     if not isinstance(latent_codes, int) or latent_codes < 0:
         _fail("latent_codes", latent_codes, "use 0 (no code) or the number of categories")
+    code_weight = config.get("latent_code_weight", 0.0)
+    if not isinstance(code_weight, int | float) or code_weight < 0:
+        _fail("latent_code_weight", code_weight, "use 0 (no mutual-information term) or more")
+    if code_weight and not latent_codes:
+        _fail("latent_code_weight", code_weight, "the term is about G's code: set latent_codes")
     clusters = config.get("self_conditioning_clusters", 0)
     if not isinstance(clusters, int) or not 0 <= clusters <= config.batch_size:
         _fail(

@@ -226,7 +226,7 @@ def test_forward_passes_match_torch():
     )
     torch_fake = generator(torch.from_numpy(z)[:, :, None, None])
     assert_outputs_close(fake, nhwc(torch_fake))
-    logits, _ = train._apply_discriminator(state, state.d_params, state.d_batch_stats, fake, None)
+    logits = train._apply_discriminator(state, state.d_params, state.d_batch_stats, fake, None)[0]
     assert_outputs_close(logits, discriminator(torch_fake).detach().numpy()[:, 0])
 
 
