@@ -245,9 +245,10 @@ def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         logits, stats, code_logits = _apply_discriminator(
             state, d_params, d_batch_stats, seen, fake_labels
         )
-        return loss.generator(logits) + _code_term(state, code_logits, g_labels)[0], stats
+        adversarial = loss.generator(logits)
+        return adversarial + _code_term(state, code_logits, g_labels)[0], (stats, adversarial)
 
-    (g_loss, d_batch_stats), fake_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
+    (_, (d_batch_stats, g_loss)), fake_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
     (g_grads,) = generator_vjp(fake_grads)
     g_updates, g_opt_state = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, g_updates)
