@@ -3,15 +3,16 @@
     python -m experiments.code_usage --run=runs/dcgan --step=24000 --num_samples=1000
 
 A generator with a categorical latent code (`latent_codes`) is never told what a code should
-mean; nothing but the adversarial game decides it. If the codes keep the shapes apart, each
-code's samples show one shape (or few) whatever their colour. For `num_samples` samples
-(noise seed 0, the codes in turn) this prints, per code, the share of each best-fitting outline
-(`gan.evaluation.recognisability`) among its samples and the share recognisable, and the
-normalised mutual information of the code with the outline and with the object's colour
-(nearest palette colour of the foreground): 1 when the code decides that factor, 0 when it
-is independent of it. A self-conditioned run's codes are D's clusters of real images: for it
-this also prints the NMI of the clusters D assigns `--num_real` test images to with each of
-their true factors, which says what the clusters hold.
+mean; the adversarial game (and InfoGAN's term, `latent_code_weight`) decides it. If the codes
+keep the shapes apart, each code's samples show one shape (or few) whatever their colour. For
+`num_samples` samples (noise seed 0, the codes in turn) this prints, per code, the share of
+each best-fitting outline (`gan.evaluation.recognisability`) among its samples and the share
+recognisable, and the normalised mutual information of the code with the outline, with the
+object's colour (nearest palette colour of the foreground) and with each factor the shape
+evaluator reads: 1 when the code decides that factor, 0 when it is independent of it. A
+self-conditioned run's codes are D's clusters of real images: for it this also prints the NMI
+of the clusters D assigns `--num_real` test images to with each of their true factors, which
+says what the clusters hold.
 """
 
 import pathlib
@@ -23,6 +24,7 @@ from experiments.d_feature_clusters import (
     discriminator_intermediates,
     normalised_mutual_information,
 )
+from gan import parallel
 from gan.data import procedural_shapes
 from gan.evaluation import protocol, recognisability, shapes_evaluator
 from gan.models import sampling
@@ -64,8 +66,14 @@ def main(argv):
         print(f"| {code} | {passed[mine].mean():.0%} | {cells} |")
     print(f"\nNMI(code, best outline) = {normalised_mutual_information(labels, outline):.3f}")
     print(f"NMI(code, colour) = {normalised_mutual_information(labels, colours):.3f}")
+    config = restore.load_run_config(pathlib.Path(FLAGS.run))
+    read = evaluator_factors(config, state, pictures)
+    scores = ", ".join(
+        f"{name} {normalised_mutual_information(labels, read[:, i]):.3f}"
+        for i, name in enumerate(shapes_evaluator.FACTOR_SIZES)
+    )
+    print(f"NMI(code, factor the shape evaluator reads): {scores}")
     if getattr(state.discriminator, "self_conditioning", False):
-        config = restore.load_run_config(pathlib.Path(FLAGS.run))
         images, factors = shapes_evaluator.load_labelled(
             config.dataset, str(protocol.data_dir_of(config)), f"test[:{FLAGS.num_real}]"
         )
@@ -75,6 +83,15 @@ def main(argv):
             for i, name in enumerate(shapes_evaluator.FACTOR_SIZES)
         )
         print(f"NMI(D's cluster of real test images, true factor): {scores}")
+
+
+def evaluator_factors(config, state, pictures: np.ndarray) -> np.ndarray:
+    """(N, 6) factor indices the shape evaluator reads in uint8 `pictures`."""
+    extractor = protocol.create_extractor("shapes", config)
+    batches = (pictures[i : i + 500] for i in range(0, len(pictures), 500))
+    return shapes_evaluator.predict_factors(
+        protocol.extract(extractor, batches, parallel.mesh_of(state))
+    )
 
 
 def real_clusters(state, images: np.ndarray) -> np.ndarray:
