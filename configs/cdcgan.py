@@ -11,8 +11,9 @@ evaluator reads as the shape they were drawn for (it needs the evaluator:
 `python -m gan.train_shapes_evaluator`), then recognisability. For a tfds dataset with labels:
 --config.dataset=cifar10 --config.image_size=32 --config.label_key=label --config.num_classes=10
 --config.eval_metrics=fid. Everything else is configs/dcgan.py, the default recipe, except
-D's BatchNorm, no R1, no packing, one learning rate and 18,000 steps: the recipe whose samples reached 80.8%
-recognisable with label accuracy 0.915 (docs/recipes.md), kept so that those numbers stay true.
+D's BatchNorm, no R1, no packing, one learning rate and 18,000 steps: the recipe whose samples
+reached 80.8% recognisable with label accuracy 0.915 (docs/recipes.md), kept so that those
+numbers stay true.
 """
 
 import ml_collections

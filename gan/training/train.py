@@ -414,8 +414,8 @@ def _extra_critic_updates(state: TrainState, loss: losses.GanLoss, d, g_batch_st
         z, g_labels = _generator_inputs(state, z_key, d, real, labels)
         fake, g_batch_stats = _generate_train(state, state.g_params, g_batch_stats, z, g_labels)
         fake_labels = _scored_labels(state, g_labels)
-        images = (real, fake, labels, fake_labels, g_labels)
-        d, _ = _discriminator_update(state, loss, d, images, d_key)
+        seen = (real, fake, labels, fake_labels, g_labels)
+        d, _ = _discriminator_update(state, loss, d, seen, d_key)
     return d, g_batch_stats
 
 

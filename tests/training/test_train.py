@@ -200,7 +200,7 @@ def test_diverged_game_is_flagged_in_the_trace_and_can_stop_the_run(tiny_config,
     learning rate into NaNs, which the NaN guard stops instead.
     """
     tiny_config.d_norm, tiny_config.r1_gamma = "batch", 0.0
-    tiny_config.learning_rate = 1e4
+    tiny_config.learning_rate, tiny_config.d_learning_rate = 1e4, -1.0  # both players
     tiny_config.num_train_steps = 40
     tiny_config.log_every_steps = 1
     tiny_config.checkpoint_every_steps = tiny_config.sample_every_steps = 40
