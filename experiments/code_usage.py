@@ -23,8 +23,8 @@ from absl import app, flags
 from experiments.d_feature_clusters import (
     discriminator_intermediates,
     normalised_mutual_information,
+    shapes_evaluator_outputs,
 )
-from gan import parallel
 from gan.data import procedural_shapes
 from gan.evaluation import protocol, recognisability, shapes_evaluator
 from gan.models import sampling
@@ -67,7 +67,7 @@ def main(argv):
     print(f"\nNMI(code, best outline) = {normalised_mutual_information(labels, outline):.3f}")
     print(f"NMI(code, colour) = {normalised_mutual_information(labels, colours):.3f}")
     config = restore.load_run_config(pathlib.Path(FLAGS.run))
-    read = evaluator_factors(config, state, pictures)
+    read = shapes_evaluator.predict_factors(shapes_evaluator_outputs(config, state, pictures))
     scores = ", ".join(
         f"{name} {normalised_mutual_information(labels, read[:, i]):.3f}"
         for i, name in enumerate(shapes_evaluator.FACTOR_SIZES)
@@ -83,15 +83,6 @@ def main(argv):
             for i, name in enumerate(shapes_evaluator.FACTOR_SIZES)
         )
         print(f"NMI(D's cluster of real test images, true factor): {scores}")
-
-
-def evaluator_factors(config, state, pictures: np.ndarray) -> np.ndarray:
-    """(N, 6) factor indices the shape evaluator reads in uint8 `pictures`."""
-    extractor = protocol.create_extractor("shapes", config)
-    batches = (pictures[i : i + 500] for i in range(0, len(pictures), 500))
-    return shapes_evaluator.predict_factors(
-        protocol.extract(extractor, batches, parallel.mesh_of(state))
-    )
 
 
 def real_clusters(state, images: np.ndarray) -> np.ndarray:

@@ -97,11 +97,17 @@ def discriminator_features(state, images: np.ndarray) -> dict[str, np.ndarray]:
     return {name: np.concatenate(parts) for name, parts in features.items()}
 
 
-def evaluator_outputs(config, state, images: np.ndarray) -> dict[str, np.ndarray]:
-    """The shape evaluator's 256-d features and its shape head's probabilities."""
+def shapes_evaluator_outputs(config, state, images: np.ndarray) -> dict[str, np.ndarray]:
+    """The shape evaluator's outputs (features, each factor's logits) for uint8 `images`, on
+    the devices of `state`'s mesh."""
     extractor = protocol.create_extractor("shapes", config)
     batches = (images[i : i + BATCH] for i in range(0, len(images), BATCH))
-    outputs = protocol.extract(extractor, batches, parallel.mesh_of(state))
+    return protocol.extract(extractor, batches, parallel.mesh_of(state))
+
+
+def evaluator_outputs(config, state, images: np.ndarray) -> dict[str, np.ndarray]:
+    """The shape evaluator's 256-d features and its shape head's probabilities."""
+    outputs = shapes_evaluator_outputs(config, state, images)
     return {
         "shape evaluator's features": outputs["features"],
         "shape evaluator's shape probabilities (positive control)": np.asarray(
