@@ -105,7 +105,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.compute_dtype = "bfloat16"
 
     # Objective and regularisers (see gan/training/losses.py and gan/training/regularizers.py).
-    # "non_saturating", "minimax", "hinge", "wgan_gp" (needs gp_weight > 0) or "lsgan".
+    # "non_saturating", "minimax", "hinge", "wgan_gp" (needs gp_weight > 0), "lsgan" or
+    # "relativistic" (RpGAN: each fake scored against a real image, Huang et al. 2024).
     config.loss = "non_saturating"
     # One-sided label smoothing: real images get the target 1 - label_smoothing (BCE losses).
     config.label_smoothing = 0.0
@@ -121,6 +122,9 @@ def get_config() -> ml_collections.ConfigDict:
     # tenfold: a strong penalty steadies the early game, a weak one lets D judge fine detail
     # later); -1 keeps r1_gamma throughout. Needs num_train_steps > 0.
     config.r1_gamma_final = -1.0
+    # R2: R1's penalty, with its weight and at its steps, also on generated images (Mescheder
+    # et al. 2018; R3GAN, Huang et al. 2024, pairs R1 and R2 with the relativistic loss).
+    config.r2_penalty = False
     # Lazy R1 (StyleGAN2): computed every r1_interval steps with its weight times r1_interval.
     config.r1_interval = 4
     # Decay of the exponential moving average of G's weights used for sampling (e.g. 0.999);

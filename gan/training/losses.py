@@ -11,7 +11,10 @@ logits. `config.loss` selects one of `LOSSES`:
 | `hinge` | relu(1 - D(x)) + relu(1 + D(G(z))) | -D(G(z)) | Lim & Ye 2017, Miyato et al. 2018 |
 | `wgan_gp` | D(G(z)) - D(x), plus `gp_weight` x penalty | -D(G(z)) | Gulrajani et al. 2017 |
 | `lsgan` | (D(x) - 1)^2 / 2 + D(G(z))^2 / 2 | (D(G(z)) - 1)^2 / 2 | Mao et al. 2017 |
+| `relativistic` | softplus(D(G(z)) - D(x)) | softplus(D(x) - D(G(z))) | Huang et al. 2024 (RpGAN) |
 
+The relativistic pairing loss scores each generated image against the real image of the same
+batch position, so G's loss reads D's outputs on real images too (`GanLoss.generator_reads_real`).
 Each term is averaged over its batch and D's two terms are summed, as PyTorch's DCGAN does, so
 loss values compare directly with other code bases.
 """
@@ -88,25 +91,47 @@ def least_squares_generator_loss(fake_logits: jax.Array) -> jax.Array:
     return 0.5 * jnp.mean(jnp.square(fake_logits - 1.0))
 
 
+def relativistic_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+    """Relativistic pairing (RpGAN): D is asked that each real image score above the generated
+    image paired with it, -log sigmoid(D(x) - D(G(z))), not that either cross a fixed line.
+
+    Huang et al. 2024 (R3GAN) show this objective has no local optima where G drops modes of
+    the data, which the cross-entropy loss has: every generated image is compared with a real
+    one, so a region of the data G never draws keeps pulling on it.
+    """
+    return jnp.mean(jax.nn.softplus(fake_logits - real_logits))
+
+
+def relativistic_generator_loss(fake_logits: jax.Array, real_logits: jax.Array) -> jax.Array:
+    """RpGAN's generator loss, -log sigmoid(D(G(z)) - D(x)), against D's outputs on the real
+    images paired with the fakes (constants for G)."""
+    return jnp.mean(jax.nn.softplus(real_logits - fake_logits))
+
+
 @dataclasses.dataclass(frozen=True)
 class GanLoss:
     """A pair of objectives, `discriminator(real_logits, fake_logits)` and
-    `generator(fake_logits)`, and how to read D's raw outputs under them.
+    `generator(fake_logits)` (`generator(fake_logits, real_logits)` where it reads real images),
+    and how to read D's raw outputs under them.
 
     Attributes:
       discriminator: D's loss.
       generator: G's loss.
       boundary: the raw output between D's real and generated targets, where it calls an image
         real: logit 0 for the cross-entropy losses and the hinge, 0.5 between LSGAN's targets
-        0 and 1; None for the Wasserstein critic, whose scores have no fixed origin, so its
-        boundary is the midpoint of the batch's mean real and mean generated scores.
+        0 and 1; None for the Wasserstein critic and the relativistic loss, whose scores have
+        no fixed origin, so their boundary is the midpoint of the batch's mean real and mean
+        generated scores.
       logits: D outputs logits, reported as probabilities; otherwise as they are.
+      generator_reads_real: G's loss also takes D's outputs on real images (paired with the
+        fakes, batch position by batch position).
     """
 
     discriminator: LossFn
     generator: LossFn
     boundary: float | None = 0.0
     logits: bool = True
+    generator_reads_real: bool = False
 
     def statistics(self, real_logits: jax.Array, fake_logits: jax.Array) -> dict[str, jax.Array]:
         """`discriminator_statistics` under this objective's boundary and output scale."""
@@ -122,6 +147,13 @@ LOSSES = {
     ),
     "lsgan": GanLoss(
         least_squares_discriminator_loss, least_squares_generator_loss, boundary=0.5, logits=False
+    ),
+    "relativistic": GanLoss(
+        relativistic_discriminator_loss,
+        relativistic_generator_loss,
+        boundary=None,
+        logits=False,
+        generator_reads_real=True,
     ),
 }
 # The losses built on binary cross-entropy, the only ones where label smoothing has a meaning.

@@ -6,7 +6,8 @@ discriminator from overpowering the generator with arbitrarily steep decision su
 - the WGAN-GP gradient penalty (Gulrajani et al. 2017) pulls the gradient norm towards 1 on
   random interpolates of real and generated images, a soft 1-Lipschitz constraint;
 - R1 (Mescheder et al. 2018) pushes the gradient norm towards 0 on real images only, which
-  makes training converge locally; StyleGAN2's lazy form applies it every k steps, k x as strong.
+  makes training converge locally; StyleGAN2's lazy form applies it every k steps, k x as strong;
+  R2, the same on generated images, keeps D flat around G's samples too (R3GAN pairs them).
 
 `d_fn` maps a batch of images to one logit per input it scores: per image, or per pack of
 consecutive images for a packing D (PacGAN), whose input is the whole pack. The penalties
@@ -59,9 +60,10 @@ def gradient_penalty(
     return jnp.mean(jnp.square(norms - 1.0))
 
 
-def r1_penalty(d_fn: DiscriminatorFn, real: jax.Array) -> jax.Array:
-    """R1's E[||grad D(x)||^2] on real images (not yet multiplied by gamma / 2)."""
-    return jnp.mean(squared_input_gradient_norms(d_fn, real))
+def r1_penalty(d_fn: DiscriminatorFn, images: jax.Array) -> jax.Array:
+    """R1's E[||grad D(x)||^2] on real images (not yet multiplied by gamma / 2); on generated
+    images it is R2 (Mescheder et al. 2018, paired with R1 in Huang et al. 2024)."""
+    return jnp.mean(squared_input_gradient_norms(d_fn, images))
 
 
 def ema_update(ema_params, params, decay: float, step: jax.Array):

@@ -53,6 +53,7 @@ class StepOptions:
     r1_gamma: float = 0.0  # gamma of the R1 penalty (gamma / 2 * E||grad D(x)||^2); 0 disables
     r1_interval: int = 1  # lazy R1: applied every r1_interval steps, r1_interval x as strong
     r1_gamma_final: float = -1.0  # gamma at num_train_steps (cosine_anneal); -1: r1_gamma always
+    r2_penalty: bool = False  # R1's penalty, weight and schedule also on generated images (R2)
     num_train_steps: int = -1  # where the annealed gamma ends (-1: derived from epochs)
     ema_decay: float = 0.0  # decay of the EMA of G's weights; 0 keeps no EMA
     diffaugment: str = ""  # DiffAugment policy, e.g. "color,translation,cutout"; "" disables
@@ -240,12 +241,21 @@ def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         state, loss, d, (real, fake, labels, fake_labels, g_labels), keys[-2]
     )
 
+    paired = ()
+    if loss.generator_reads_real:
+        # D's outputs, after its update, on the real images the fakes are scored against.
+        seen_real = augment.diff_augment(real, options.diffaugment, jax.random.fold_in(keys[-1], 1))
+        real_logits, d_batch_stats, _ = _apply_discriminator(
+            state, d_params, d_batch_stats, seen_real, labels
+        )
+        paired = (real_logits,)
+
     def g_loss_fn(fake_images):
         seen = augment.diff_augment(fake_images, options.diffaugment, keys[-1])
         logits, stats, code_logits = _apply_discriminator(
             state, d_params, d_batch_stats, seen, fake_labels
         )
-        adversarial = loss.generator(logits)
+        adversarial = loss.generator(logits, *paired)
         return adversarial + _code_term(state, code_logits, g_labels)[0], (stats, adversarial)
 
     (_, (d_batch_stats, g_loss)), fake_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
@@ -374,24 +384,27 @@ def _discriminator_penalties(state: TrainState, d_fn, real, fake, rng) -> dict:
 
     Lazy R1 is computed only every `r1_interval` steps (0 in between), with its weight
     multiplied by the interval so the average strength stays gamma / 2. With `r1_gamma_final`
-    set, gamma anneals from `r1_gamma` to it over the run.
+    set, gamma anneals from `r1_gamma` to it over the run. With `r2_penalty`, R2, the same
+    penalty on the generated images, comes with the same weight at the same steps.
     """
     options, penalties = state.options, {}
     if options.gp_weight:
         penalties["gp"] = (options.gp_weight, regularizers.gradient_penalty(d_fn, real, fake, rng))
     if options.r1_gamma:
-        r1 = functools.partial(regularizers.r1_penalty, d_fn, real)
-        if options.r1_interval > 1:
-            due = state.step % options.r1_interval == 0
-            value = jax.lax.cond(due, r1, lambda: jnp.zeros((), real.dtype))
-        else:
-            value = r1()
         gamma = options.r1_gamma
         if options.r1_gamma_final >= 0:
             gamma = cosine_anneal(
                 state.step, options.num_train_steps, gamma, options.r1_gamma_final
             )
-        penalties["r1"] = (0.5 * gamma * options.r1_interval, value)
+        penalised = {"r1": real} | ({"r2": fake} if options.r2_penalty else {})
+        for name, images in penalised.items():
+            penalty = functools.partial(regularizers.r1_penalty, d_fn, images)
+            if options.r1_interval > 1:
+                due = state.step % options.r1_interval == 0
+                value = jax.lax.cond(due, penalty, lambda: jnp.zeros((), real.dtype))
+            else:
+                value = penalty()
+            penalties[name] = (0.5 * gamma * options.r1_interval, value)
     return penalties
 
 

@@ -132,6 +132,8 @@ def validate_recipe(config) -> None:
     for key in ("gp_weight", "r1_gamma"):
         if not config[key] >= 0:
             _fail(key, config[key], "a penalty weight must be >= 0 (0 disables it)")
+    if config.get("r2_penalty", False) and not config.r1_gamma > 0:
+        _fail("r2_penalty", True, "R2 takes R1's weight: set --config.r1_gamma > 0 too")
     if config.loss == "wgan_gp" and not config.gp_weight > 0:
         _fail("gp_weight", config.gp_weight, "the wgan_gp loss needs a penalty weight > 0 (10)")
     penalised = config.gp_weight > 0 or config.r1_gamma > 0

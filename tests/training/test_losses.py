@@ -88,6 +88,20 @@ def test_least_squares_losses():
     assert float(loss.generator(FAKE)) == pytest.approx(0.5 * np.mean((FAKE - 1) ** 2), rel=1e-6)
 
 
+def test_relativistic_losses_pair_each_fake_with_a_real_image():
+    loss = losses.get_loss("relativistic")
+    want_d = np.mean(np.log1p(np.exp(FAKE - REAL)))
+    assert float(loss.discriminator(REAL, FAKE)) == pytest.approx(want_d, rel=1e-6)
+    assert float(loss.generator(FAKE, REAL)) == pytest.approx(
+        np.mean(np.log1p(np.exp(REAL - FAKE))), rel=1e-6
+    )
+    # Only the differences count: shifting every score changes neither loss.
+    assert float(loss.discriminator(REAL + 50, FAKE + 50)) == pytest.approx(want_d, rel=1e-5)
+    # Pairs, not batch means: the same scores paired otherwise give another loss.
+    assert float(loss.discriminator(REAL[::-1], FAKE)) != pytest.approx(want_d, rel=1e-3)
+    assert loss.generator_reads_real and not losses.get_loss("non_saturating").generator_reads_real
+
+
 def test_label_smoothing_targets_one_minus_epsilon_for_real_images_only():
     loss = losses.get_loss("non_saturating", label_smoothing=0.1)
     got = loss.discriminator(jnp.asarray(REAL), jnp.asarray(FAKE))

@@ -456,6 +456,37 @@ def test_r1_weight_anneals_from_gamma_to_its_final_value(tiny_config):
     assert weight_at(100) == pytest.approx(0.5 * 0.01 * 4) == pytest.approx(weight_at(400))
 
 
+def test_r2_takes_r1s_weight_and_steps_on_the_generated_images(tiny_config):
+    tiny_config.r1_gamma, tiny_config.r1_interval, tiny_config.r2_penalty = 0.1, 2, True
+    options = train.StepOptions.from_config(tiny_config)
+    real, fake = jnp.ones((2, 4, 4, 3)), jnp.ones((2, 4, 4, 3))
+
+    def penalties_at(step):
+        state = type("State", (), {"options": options, "step": jnp.asarray(step)})
+        # D(x) = sum of squares: the input gradient 2x has squared norm 4 * sum(x^2).
+        d_fn = lambda x: jnp.sum(jnp.square(x), (1, 2, 3))  # noqa: E731
+        return train._discriminator_penalties(state, d_fn, real, 3 * fake, None)
+
+    due, idle = penalties_at(4), penalties_at(5)
+    assert due["r1"][0] == due["r2"][0] == pytest.approx(0.5 * 0.1 * 2)
+    assert float(due["r1"][1]) == pytest.approx(4 * 48)
+    assert float(due["r2"][1]) == pytest.approx(4 * 9 * 48)  # the fakes' own gradient
+    assert float(idle["r1"][1]) == float(idle["r2"][1]) == 0.0
+    tiny_config.r1_gamma = 0.0
+    with pytest.raises(UserError, match="R2 takes R1's weight"):
+        validation.validate_config(tiny_config)
+
+
+def test_relativistic_run_with_r1_and_r2_trains(tiny_config, tmp_path):
+    tiny_config.loss, tiny_config.r1_gamma, tiny_config.r2_penalty = "relativistic", 0.1, True
+    tiny_config.d_norm = "layer"
+    state = train.train_and_evaluate(tiny_config, str(tmp_path))
+    assert int(state.step) == tiny_config.num_train_steps
+    rows = (tmp_path / "trace.csv").read_text().splitlines()
+    header, last = rows[0].split(","), rows[-1].split(",")
+    assert np.isfinite(float(last[header.index("g_loss")]))
+
+
 def test_packing_run_trains_and_conditional_packing_is_refused(tiny_config, tmp_path):
     tiny_config.d_packing, tiny_config.r1_gamma = 2, 0.1
     state = train.train_and_evaluate(tiny_config, str(tmp_path))
