@@ -396,11 +396,11 @@ def _discriminator_penalties(state: TrainState, d_fn, real, fake, rng) -> dict:
             gamma = cosine_anneal(
                 state.step, options.num_train_steps, gamma, options.r1_gamma_final
             )
+        due = state.step % options.r1_interval == 0
         penalised = {"r1": real} | ({"r2": fake} if options.r2_penalty else {})
         for name, images in penalised.items():
             penalty = functools.partial(regularizers.r1_penalty, d_fn, images)
             if options.r1_interval > 1:
-                due = state.step % options.r1_interval == 0
                 value = jax.lax.cond(due, penalty, lambda: jnp.zeros((), real.dtype))
             else:
                 value = penalty()
