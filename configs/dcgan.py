@@ -90,6 +90,12 @@ def get_config() -> ml_collections.ConfigDict:
     # code, and G and Q both minimise lambda x its cross-entropy, so G must draw the codes
     # apart. 0: no term, and nothing makes G use the code (D never sees it).
     config.latent_code_weight = 0.0
+    # What Q reads: "features", D's last feature map (InfoGAN's shared head; on the embedded
+    # data G then puts the code in the background's tint), or "outline", the image's edges
+    # alone, pooled over positions and randomly rescaled, by a small network of its own
+    # (gan/models/code_reader.py): colour, background, position and size hidden, the code
+    # can only go to the outline.
+    config.latent_code_view = "features"
     # Self-conditioning (Liu et al. 2020): this many clusters of D's features of real images
     # serve as the classes of a conditional GAN (class-conditional BatchNorm in G, a projection
     # term in D), found and followed by online k-means as D trains

@@ -7,7 +7,7 @@ their layers, and sampling from a trained generator (`sampling`).
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan.models import resnet
+from gan.models import dcgan, resnet
 from gan.models.dcgan import Discriminator, Generator
 
 # `config.compute_dtype`: operands of the DCGAN's stride-2 convolutions.
@@ -15,6 +15,8 @@ COMPUTE_DTYPES = ("float32", "bfloat16")
 # `config.model`: the architecture of both networks.
 MODELS = ("dcgan", "resnet")
 RESNET_IMAGE_SIZES = resnet.IMAGE_SIZES
+# `config.latent_code_view`: what InfoGAN's Q reads.
+CODE_VIEWS = dcgan.CODE_VIEWS
 
 
 def discriminator_classes(config) -> int:
@@ -64,5 +66,6 @@ def create_models(config) -> tuple[nn.Module, nn.Module]:
         self_conditioning=config.get("self_conditioning_clusters", 0) > 0,
         packing=config.get("d_packing", 1),
         code_categories=config.get("latent_codes", 0) if config.get("latent_code_weight", 0) else 0,
+        code_view=config.get("latent_code_view", "features"),
     )
     return generator, discriminator

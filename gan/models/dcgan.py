@@ -19,6 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan.models.code_reader import OutlineCodeReader
 from gan.models.self_conditioning import FeatureClusters
 from gan.models.spectral_norm import spectral_normalized
 from gan.models.strided_conv import DownConv, UpConv
@@ -190,6 +191,8 @@ class Generator(nn.Module):
 D_NORMS = ("batch", "layer", "none")
 # Hidden units of InfoGAN's Q head (Chen et al. 2016, appendix C).
 CODE_HEAD_UNITS = 128
+# `config.latent_code_view`: what InfoGAN's Q reads (see `Discriminator`).
+CODE_VIEWS = ("features", "outline")
 
 
 def pack(images: jax.Array, packing: int) -> jax.Array:
@@ -231,7 +234,10 @@ class Discriminator(nn.Module):
 
     With `code_categories` > 0 it also holds InfoGAN's Q (Chen et al. 2016): a head on the last
     feature map that predicts each image's latent code, sown as `code_logits` (one row per
-    image, also when packing). It shares D's convolutions, so it costs one small MLP.
+    image, also when packing). It shares D's convolutions, so it costs one small MLP. With
+    `code_view` "outline" Q is instead a small network of its own reading only the image's
+    edges (`code_reader.OutlineCodeReader`), so that G cannot make its code legible through
+    colour or background.
 
     LeakyReLU(0.2) everywhere, BatchNorm (or `norm`) on all but the first conv. Every stage's
     feature map (32x32x64, 16x16x128, 8x8x256 and 4x4x512 for 64x64 inputs) is sown as
@@ -247,6 +253,8 @@ class Discriminator(nn.Module):
       self_conditioning: the classes are clusters of D's features, `labels` optional.
       packing: images per input; the batch must be a multiple of it.
       code_categories: > 0 adds Q, the latent code's head.
+      code_view: what Q reads, one of `CODE_VIEWS`: "features", D's last feature map, or
+        "outline", the image's edges.
     """
 
     ndf: int = 64
@@ -257,10 +265,16 @@ class Discriminator(nn.Module):
     self_conditioning: bool = False
     packing: int = 1
     code_categories: int = 0
+    code_view: str = "features"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
         stages = num_resolution_stages(x.shape[1])
+        if self.code_categories and self.code_view == "outline":
+            reader = OutlineCodeReader(
+                self.code_categories, self.ndf // 2, self.dtype, name="code_reader"
+            )
+            self.sow("intermediates", "code_logits", reader(x))
         if self.packing > 1:
             x = pack(x, self.packing)
         for stage in range(stages):
@@ -280,7 +294,7 @@ class Discriminator(nn.Module):
             name=f"Conv_{stages}",
         )
         logits = self._apply(logit, x, train).reshape(-1)
-        if self.code_categories:
+        if self.code_categories and self.code_view == "features":
             self.sow("intermediates", "code_logits", self._code_head(x))
         if self.self_conditioning:
             clusters = FeatureClusters(self.num_classes, name="clusters")

@@ -50,6 +50,7 @@ LATER_COMPATIBILITY_KEYS = {
     "label_key": "label",
     "latent_codes": 0,
     "code_head": False,
+    "latent_code_view": "features",
     "self_conditioning_clusters": 0,
     "g_self_modulation": False,
     "g_pixel_noise": False,

@@ -21,7 +21,7 @@ from clu import metric_writers
 
 from gan import images, models, parallel
 from gan.data import pipeline
-from gan.models import create_models, sampling
+from gan.models import code_reader, create_models, sampling
 from gan.models.dcgan import Discriminator, Generator
 from gan.training import (
     augment,
@@ -253,7 +253,7 @@ def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
     def g_loss_fn(fake_images):
         seen = augment.diff_augment(fake_images, options.diffaugment, keys[-1])
         logits, stats, code_logits = _apply_discriminator(
-            state, d_params, d_batch_stats, seen, fake_labels
+            state, d_params, d_batch_stats, seen, fake_labels, jax.random.fold_in(keys[-1], 2)
         )
         adversarial = loss.generator(logits, *paired)
         return adversarial + _code_term(state, code_logits, g_labels)[0], (stats, adversarial)
@@ -342,7 +342,7 @@ def _discriminator_update(state: TrainState, loss: losses.GanLoss, d, images, rn
     def d_loss_fn(params):
         real_logits, stats, _ = _apply_discriminator(state, params, d_batch_stats, real, labels)
         fake_logits, stats, code_logits = _apply_discriminator(
-            state, params, stats, fake, fake_labels
+            state, params, stats, fake, fake_labels, jax.random.fold_in(rng, 1)
         )
         adversarial = loss.discriminator(real_logits, fake_logits)
         # Penalised points (real images, real-fake interpolates) keep their image's label.
@@ -448,15 +448,19 @@ def jit_train_step(mesh, state_sharding):
     )
 
 
-def _apply_discriminator(state: TrainState, d_params, batch_stats, images, labels):
+def _apply_discriminator(
+    state: TrainState, d_params, batch_stats, images, labels, view_key: jax.Array | None = None
+):
     """D in training mode: logits, the BatchNorm statistics updated by this batch, and the
-    latent code logits of D's head Q (None without one)."""
+    latent code logits of D's head Q (None without one). `view_key` draws the random
+    rescaling of an outline-reading Q's view (`code_reader`); None: no rescaling."""
     with_code = getattr(state.discriminator, "code_categories", 0) > 0
     logits, updates = state.discriminator.apply(
         {"params": d_params, "batch_stats": batch_stats},
         images,
         train=True,
         mutable=["batch_stats", "intermediates"] if with_code else ["batch_stats"],
+        rngs={} if view_key is None else {code_reader.VIEW_RNG: view_key},
         **sampling.class_labels(labels),
     )
     code_logits = updates["intermediates"]["code_logits"][0] if with_code else None

@@ -88,6 +88,9 @@ def validate_recipe(config) -> None:
         _fail("latent_code_weight", code_weight, "use 0 (no mutual-information term) or more")
     if code_weight and not latent_codes:
         _fail("latent_code_weight", code_weight, "the term is about G's code: set latent_codes")
+    code_view = config.get("latent_code_view", "features")
+    if code_view not in models.CODE_VIEWS:
+        _fail("latent_code_view", code_view, f"use one of {models.CODE_VIEWS}")
     clusters = config.get("self_conditioning_clusters", 0)
     if not isinstance(clusters, int) or not 0 <= clusters <= config.batch_size:
         _fail(
