@@ -93,8 +93,9 @@ def get_config() -> ml_collections.ConfigDict:
     # What Q reads: "features", D's last feature map (InfoGAN's shared head; on the embedded
     # data G then puts the code in the background's tint), or "outline", the image's edges
     # alone, pooled over positions and randomly rescaled, by a small network of its own
-    # (gan/models/code_reader.py): colour, background, position and size hidden, the code
-    # can only go to the outline.
+    # (gan/models/code_reader.py), with colour, background, position and size hidden from it;
+    # on the embedded data G then draws each code as a family of colours with its own interior
+    # texture, edges Q reads, still not as a shape (docs/experiments/default_recipe.md).
     config.latent_code_view = "features"
     # Self-conditioning (Liu et al. 2020): this many clusters of D's features of real images
     # serve as the classes of a conditional GAN (class-conditional BatchNorm in G, a projection

@@ -6,7 +6,10 @@ it, and it draws the cheapest one Q can see. With Q on D's features that is the 
 background on the embedded data (docs/experiments/default_recipe.md), not the shape. This Q
 sees only where the image has edges, at any position and roughly any scale: colour, background
 and film grain are gone from its view, position does not change its pooled features and a
-random rescaling blurs the size, so the difference left for G to draw is the outline.
+random rescaling blurs the size, so the difference left for G to draw is meant to be the
+outline. On the embedded data G found another: each code a family of colours with its own
+interior texture (dark centres, ragged rims), edges Q reads and D barely penalises
+(docs/experiments/default_recipe.md#infogans-q-on-the-outline-alone).
 """
 
 import flax.linen as nn
