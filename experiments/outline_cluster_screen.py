@@ -79,8 +79,9 @@ def outline_clusters(images: np.ndarray, num: int, seed: int) -> np.ndarray:
         spread = ((sample - centroids[assigned]) ** 2).sum()
         if best is None or spread < best[0]:
             best = (spread, centroids)
-    distances = (descriptors**2).sum(1)[:, None] - 2 * descriptors @ best[1].T
-    return np.argmin(distances + (best[1] ** 2).sum(1), axis=1).astype(np.int32)
+    # The nearest centroid; every descriptor has unit norm, so its own term drops out.
+    distances = (best[1] ** 2).sum(1) - 2 * descriptors @ best[1].T
+    return np.argmin(distances, axis=1).astype(np.int32)
 
 
 def _report(clusters: np.ndarray, config) -> None:
@@ -88,19 +89,18 @@ def _report(clusters: np.ndarray, config) -> None:
     logging.info("Outline clusters: sizes %s", np.bincount(clusters).tolist())
     if not config.dataset.startswith("procedural_shapes"):
         return
-    factors = tfds.load(
-        config.dataset,
-        split=config.split,
-        data_dir=config.data_dir,
-        decoders={"image": tfds.decode.SkipDecoding()},
+    examples = tfds.as_numpy(  # as shapes_evaluator.load_labelled, the images left encoded
+        tfds.load(
+            config.dataset,
+            split=config.split,
+            data_dir=config.data_dir,
+            batch_size=-1,
+            shuffle_files=False,
+            decoders={"image": tfds.decode.SkipDecoding()},
+        )
     )
-    factors = factors.map(lambda example: {k: example[k] for k in procedural_shapes.FACTORS})
-    values = {k: [] for k in procedural_shapes.FACTORS}
-    for batch in factors.batch(8192).as_numpy_iterator():
-        for key in values:
-            values[key].append(batch[key])
-    for key, parts in values.items():
-        nmi = normalised_mutual_information(clusters, np.concatenate(parts)[: len(clusters)])
+    for key in procedural_shapes.FACTORS:
+        nmi = normalised_mutual_information(clusters, examples[key][: len(clusters)])
         logging.info("NMI(outline clusters, %s) = %.3f", key, nmi)
 
 
