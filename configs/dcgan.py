@@ -2,12 +2,16 @@
 
     python -m gan.main --config=configs/dcgan.py --workdir=runs/dcgan
 
-Radford et al.'s networks and update at half their width and batch, with D's BatchNorm
-replaced by layer normalisation and a lazy R1 penalty on real images (gamma 0.1), for 24,000
-steps (7.7 epochs of the 100,000 images, under 90 minutes on 2 CPU cores), sampled from an
-exponential moving average of G's weights, scoring recognisability as it goes;
-configs/dcgan_paper.py keeps the paper's exact recipe. docs/experiments/default_recipe.md
-has the runs behind each choice. Override any key on the command line,
+Radford et al.'s networks and update at half their width and batch, made class-conditional
+on classes found from the images alone: when the run starts, the training images' outlines
+are clustered into 8 groups (k-means, gan/models/outline_clusters.py; no label is read), and
+G draws, D judges, each image with its cluster (class-conditional BatchNorm in G, a
+projection term in D). A GAN of z alone blends the kinds of object it cannot keep apart (65%
+of its samples recognisable at best: configs/dcgan_unconditional.py). 18,000 steps (5.8
+epochs of the 100,000 images, about an hour on 2 CPU cores), sampled from an exponential
+moving average of G's weights, scoring recognisability as it goes; configs/dcgan_paper.py
+keeps the paper's exact recipe. docs/experiments/default_recipe.md has the runs behind each
+choice. Override any key on the command line,
 e.g. `--config.num_train_steps=30000 --config.learning_rate=1e-4`.
 """
 
@@ -58,18 +62,17 @@ def get_config() -> ml_collections.ConfigDict:
     # Spectral normalisation of every layer of D (Miyato et al. 2018); the "resnet" D always has it.
     config.d_spectral_norm = False
     # Normalisation of D's hidden layers in the "dcgan" model: "batch", "layer" (per image, as
-    # WGAN-GP and R1 want) or "none". Layer, for R1 below: R1 on a D with no normalisation
-    # mutes the samples' colours, on a layer-normalised D it keeps them and learns faster than
-    # the BatchNorm D without R1 (docs/experiments/default_recipe.md).
-    config.d_norm = "layer"
+    # WGAN-GP and R1 want) or "none". The unconditional recipe takes layer, for R1: on it R1
+    # keeps the samples' colours and learns faster than the BatchNorm D without R1; the
+    # conditional D learns fast enough with BatchNorm (docs/experiments/default_recipe.md).
+    config.d_norm = "batch"
     # Images D judges at once, stacked along the channels (PacGAN, Lin et al. 2018), with one
     # logit per pack, in the "dcgan" model: D then sees how often kinds of image come together,
     # which penalises a G that drops some; and beyond its first layer it works on 1/m of the
-    # inputs. 1: image by image. batch_size must be a multiple of it on each device. 2: on the
-    # embedded data as many recognisable samples at the end of the budget (62% against 64%)
-    # with the step 1.5x faster, so the budget fits 90 minutes on the slower 2-core CPUs too
-    # (docs/experiments/default_recipe.md). Not with a conditional D (num_classes).
-    config.d_packing = 2
+    # inputs. 1: image by image. batch_size must be a multiple of it on each device. 2 in the
+    # unconditional recipe (its step 1.5x faster for as many recognisable samples). Not with a
+    # conditional D (num_classes), which scores each image with its own class.
+    config.d_packing = 1
     # BatchNorm scales and offsets of G computed from z by a small MLP per layer
     # ("self-modulation", Chen et al. 2019), so that z acts on every layer, not only the first.
     config.g_self_modulation = False
@@ -77,8 +80,9 @@ def get_config() -> ml_collections.ConfigDict:
     # channel (StyleGAN's noise inputs): a source for detail such as film grain that z cannot hold.
     config.g_pixel_noise = False
     # Classes of a class-conditional GAN ("dcgan" model): G's BatchNorm scales and offsets and a
-    # projection term of D are looked up per class (configs/cdcgan.py). 0 trains unconditionally.
-    config.num_classes = 0
+    # projection term of D are looked up per class. 0 trains unconditionally. 8 clusters of the
+    # images' outlines (label_key below): on the embedded data, one per kind of outline.
+    config.num_classes = 8
     # Categories of a categorical latent code G draws each image from, uniformly, beside z
     # (InfoGAN's categorical code): G's BatchNorm scales and offsets are looked up per code as
     # a class-conditional G's are per class. A continuous z cannot map onto separate kinds of
@@ -102,9 +106,13 @@ def get_config() -> ml_collections.ConfigDict:
     # term in D), found and followed by online k-means as D trains
     # (gan/models/self_conditioning.py); at most batch_size. 0: unconditional.
     config.self_conditioning_clusters = 0
-    # The tfds ClassLabel feature holding each image's class when num_classes > 0 ("label" in
-    # most tfds datasets; procedural_shapes has "shape", "color", "size", "x", "y", "background").
-    config.label_key = "label"
+    # Where each image's class comes from when num_classes > 0: a tfds ClassLabel feature
+    # ("label" in most tfds datasets; procedural_shapes has "shape", "color", "size", "x", "y",
+    # "background"; configs/cdcgan.py trains on "shape"), or "outline_clusters", k-means
+    # clusters of the images' outlines found when the run starts, reading no label (any
+    # dataset held in memory, image folders too; gan/models/outline_clusters.py). Sampling
+    # draws found classes as often as they hold training images.
+    config.label_key = "outline_clusters"
     # Operand type of the DCGAN's stride-2 convolutions (matrix products accumulated in float32):
     # "bfloat16" (mixed precision), which CPUs with bf16 matrix units (AMX, AVX512-BF16) and GPUs
     # run much faster, or "float32". Parameters, BatchNorm and the optimizer stay float32.
@@ -122,9 +130,9 @@ def get_config() -> ml_collections.ConfigDict:
     # Weight lambda of the WGAN-GP gradient penalty (Gulrajani et al. use 10); 0 disables it.
     config.gp_weight = 0.0
     # Weight gamma of the R1 penalty gamma/2 * E||grad D(x)||^2 on real images; 0 disables it.
-    # 0.1 on the layer-normalised D: 59.0% recognisable at step 18,000, against 47.8% for the
-    # BatchNorm D without it (docs/experiments/default_recipe.md).
-    config.r1_gamma = 0.1
+    # 0.1 in the unconditional recipe, on its layer-normalised D (59.0% recognisable at step
+    # 18,000, against 47.8% for the BatchNorm D without it; docs/experiments/default_recipe.md).
+    config.r1_gamma = 0.0
     # R1 weight reached at the last step, along half a cosine from r1_gamma (R3GAN anneals it
     # tenfold: a strong penalty steadies the early game, a weak one lets D judge fine detail
     # later); -1 keeps r1_gamma throughout. Needs num_train_steps > 0.
@@ -133,7 +141,7 @@ def get_config() -> ml_collections.ConfigDict:
     # et al. 2018; R3GAN, Huang et al. 2024, pairs R1 and R2 with the relativistic loss).
     config.r2_penalty = False
     # Lazy R1 (StyleGAN2): computed every r1_interval steps with its weight times r1_interval.
-    config.r1_interval = 4
+    config.r1_interval = 1
     # Decay of the exponential moving average of G's weights used for sampling (e.g. 0.999);
     # 0 keeps no average and samples from the trained weights. The default samples from the
     # average over ~1,000 steps: the trained weights' samples swing from step to step (9%, then
@@ -152,15 +160,15 @@ def get_config() -> ml_collections.ConfigDict:
     config.batch_size = 32
     # Passes over the training split.
     config.num_epochs = 5
-    # Steps to train; > 0 overrides num_epochs, -1 derives it from num_epochs. 24,000 steps of
-    # 32 (7.7 epochs) is `make train`'s budget: under 90 minutes on a 2-core CPU.
-    config.num_train_steps = 24_000
+    # Steps to train; > 0 overrides num_epochs, -1 derives it from num_epochs. 18,000 steps of
+    # 32 (5.8 epochs) is `make train`'s budget: about an hour on a 2-core CPU.
+    config.num_train_steps = 18_000
     # Adam learning rate of G, and of D unless d_learning_rate is set.
     config.learning_rate = 2e-4
     # Adam learning rate of D (two time-scale update rule, Heusel et al. 2017); -1: learning_rate.
-    # Twice G's: with a packing D the samples pass the recognisability measure's 0.5 in about
-    # 7,000 steps rather than 13,000 (docs/experiments/default_recipe.md).
-    config.d_learning_rate = 4e-4
+    # Twice G's in the unconditional recipe, whose packing D then passes the recognisability
+    # measure's 0.5 in about 7,000 steps rather than 13,000 (docs/experiments/default_recipe.md).
+    config.d_learning_rate = -1.0
     # Fraction of both learning rates reached at the last step, along half a cosine (R3GAN
     # anneals 2e-4 to 5e-5, 0.25); 1.0 keeps them constant. Needs num_train_steps > 0.
     config.learning_rate_decay = 1.0

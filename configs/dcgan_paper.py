@@ -17,6 +17,8 @@ from configs import dcgan
 def get_config() -> ml_collections.ConfigDict:
     """The default config with the paper's recipe keys."""
     config = dcgan.get_config()
+    config.num_classes = 0
+    config.label_key = "label"
     config.loss = "non_saturating"
     config.d_norm = "batch"
     config.d_spectral_norm = False

@@ -7,12 +7,12 @@ Trains on the 512-image `tiny` variant of the embedded dataset in well under a m
 
 import ml_collections
 
-from configs import dcgan
+from configs import dcgan_unconditional
 
 
 def get_config() -> ml_collections.ConfigDict:
-    """The DCGAN recipe shrunk until a train step takes milliseconds."""
-    config = dcgan.get_config()
+    """The unconditional DCGAN recipe shrunk until a train step takes milliseconds."""
+    config = dcgan_unconditional.get_config()
     config.dataset = "procedural_shapes/tiny"
     config.image_size = 32
     config.latent_dim = 16

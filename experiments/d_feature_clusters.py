@@ -25,27 +25,11 @@ from absl import app, flags
 from gan import parallel
 from gan.evaluation import protocol, shapes_evaluator
 from gan.models import dcgan
+from gan.models.outline_clusters import kmeans
 from gan.training import restore
 
 FLAGS = flags.FLAGS
 BATCH = 500
-
-
-def kmeans(points: np.ndarray, k: int, iterations: int = 50, seed: int = 0) -> np.ndarray:
-    """Cluster ids of `points` (N, D): k-means with k-means++ seeding, Lloyd's iterations."""
-    rng = np.random.default_rng(seed)
-    centres = points[rng.choice(len(points), 1)]
-    for _ in range(k - 1):
-        distances = ((points[:, None] - centres[None]) ** 2).sum(-1).min(1)
-        centres = np.concatenate(
-            [centres, points[rng.choice(len(points), 1, p=distances / distances.sum())]]
-        )
-    for _ in range(iterations):
-        ids = ((points[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
-        centres = np.stack(
-            [points[ids == j].mean(0) if (ids == j).any() else centres[j] for j in range(k)]
-        )
-    return ids
 
 
 def normalised_mutual_information(a: np.ndarray, b: np.ndarray) -> float:

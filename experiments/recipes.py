@@ -19,6 +19,7 @@ from experiments import sweep
 SNGAN = "configs/sngan_resnet.py"
 RECIPES = (
     "configs/dcgan.py",
+    "configs/dcgan_unconditional.py",
     "configs/dcgan_hinge_sn.py",
     "configs/wgan_gp.py",
     "configs/lsgan.py",

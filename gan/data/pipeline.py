@@ -26,6 +26,7 @@ from absl import logging
 
 from gan.data import sources
 from gan.errors import UserError
+from gan.models import outline_clusters
 
 SKIPPED_FILES_SHOWN = 10  # unreadable files named in the warning; the rest are counted
 
@@ -158,10 +159,12 @@ def _decode_all(source: sources.Source, config) -> np.ndarray:
 
 
 def prepare(config) -> TrainingData:
-    """Opens `config.dataset`, reports skipped files and caches it in memory if it fits.
+    """Opens `config.dataset`, reports skipped files, caches it in memory if it fits and, with
+    `label_key="outline_clusters"`, finds the classes (`gan.models.outline_clusters`).
 
     Raises:
-      UserError: from the source, or a dataset smaller than one batch.
+      UserError: from the source, a dataset smaller than one batch, or outline clusters asked
+        of a streamed dataset.
     """
     source = sources.load_source(config)
     if source.skipped:
@@ -181,6 +184,16 @@ def prepare(config) -> TrainingData:
         )
     image_bytes = source.num_examples * config.image_size**2 * config.num_channels
     cached = load_all(source, config) if image_bytes <= config.cache_max_gb * 2**30 else None
+    if outline_clusters.uses_outline_clusters(config):
+        if cached is None:
+            raise UserError(
+                f"label_key={outline_clusters.LABEL_KEY} finds the classes from all the images "
+                f"at once, but {source.name!r} ({image_bytes / 2**30:.1f} GiB at this size) is "
+                f"streamed, not held in memory (cache_max_gb={config.cache_max_gb}). Raise "
+                "--config.cache_max_gb if the memory allows, or train on a dataset's own labels."
+            )
+        labels = outline_clusters.find(cached, config.num_classes, config.seed)
+        source = dataclasses.replace(source, labels=labels)
     return TrainingData(source=source, steps_per_epoch=steps_per_epoch, cached=cached)
 
 

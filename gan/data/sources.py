@@ -9,7 +9,8 @@
 Each source gives this process's records in one fixed order (what makes the data order
 reproducible), a function decoding a record to a uint8 (H, W, num_channels) image and, for
 class-conditional training (`config.num_classes` > 0), every record's class from the tfds
-feature `config.label_key`. What happens next (crop, resize, cache, shuffle, batch) is the same
+feature `config.label_key` (classes found from the images themselves, `outline_clusters`, come
+later, from the pipeline). What happens next (crop, resize, cache, shuffle, batch) is the same
 for all: `gan.data.pipeline`.
 """
 
@@ -25,6 +26,7 @@ import tensorflow_datasets as tfds
 
 import gan.data.procedural_shapes  # noqa: F401  (registers the embedded dataset with tfds)
 from gan.errors import UserError
+from gan.models import outline_clusters
 
 EMBEDDED_DATASET = "procedural_shapes"
 FOLDER_PREFIX = "folder:"
@@ -69,11 +71,14 @@ def load_source(config, whole: bool = False) -> Source:
         labels asked of a source that has none.
     """
     is_file_source = config.dataset.startswith((FOLDER_PREFIX, NPZ_PREFIX))
-    if config.get("num_classes", 0) and is_file_source:
+    found_classes = outline_clusters.uses_outline_clusters(config)
+    reads_labels = config.get("num_classes", 0) > 0 and not found_classes
+    if reads_labels and is_file_source:
         raise UserError(
             f"num_classes={config.num_classes} asks for class-conditional training, but "
             f"{config.dataset!r} has no labels (image folders and .npz files hold images only). "
-            "Use a tfds dataset with a class feature (--config.label_key), or set "
+            "Use a tfds dataset with a class feature (--config.label_key), classes found from "
+            f"the images' outlines (--config.label_key={outline_clusters.LABEL_KEY}), or set "
             "--config.num_classes=0."
         )
     shares = 1 if whole else jax.process_count()
@@ -82,7 +87,7 @@ def load_source(config, whole: bool = False) -> Source:
         return _folder_source(config.dataset, config.num_channels, shares, share)
     if config.dataset.startswith(NPZ_PREFIX):
         return _npz_source(config.dataset, config.num_channels, shares, share)
-    return _tfds_source(config, shares, share)
+    return _tfds_source(config, shares, share, reads_labels)
 
 
 def _share_slice(num_examples: int, shares: int, share: int) -> tuple[int, int]:
@@ -105,7 +110,7 @@ def decode_image(encoded: tf.Tensor, num_channels: int) -> tf.Tensor:
     return image if num_channels == 3 else tf.image.rgb_to_grayscale(image)
 
 
-def _tfds_source(config, shares: int, share: int) -> Source:
+def _tfds_source(config, shares: int, share: int, reads_labels: bool) -> Source:
     builder = _tfds_builder(config.dataset, config.data_dir)
     if not builder.is_prepared():
         _prepare(builder, config.dataset)
@@ -131,7 +136,7 @@ def _tfds_source(config, shares: int, share: int) -> Source:
         records=examples.map(lambda example: example[config.image_key]),
         num_examples=int(examples.cardinality()),  # tfds datasets know their size
         decode=lambda record: decode_image(record, config.num_channels),
-        labels=_read_labels(builder, examples, config) if config.get("num_classes", 0) else None,
+        labels=_read_labels(builder, examples, config) if reads_labels else None,
         # A prepared tfds version never changes: its directory can hold the decoded images.
         decoded_cache=(pathlib.Path(builder.data_dir), f"{config.image_key}-{split[share]}"),
     )

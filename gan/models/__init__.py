@@ -7,7 +7,7 @@ their layers, and sampling from a trained generator (`sampling`).
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan.models import dcgan, resnet
+from gan.models import dcgan, outline_clusters, resnet
 from gan.models.dcgan import Discriminator, Generator
 
 # `config.compute_dtype`: operands of the DCGAN's stride-2 convolutions.
@@ -54,6 +54,7 @@ def create_models(config) -> tuple[nn.Module, nn.Module]:
         latent_dim=config.latent_dim,
         dtype=dtype,
         num_classes=generator_classes(config),
+        class_shares=outline_clusters.uses_outline_clusters(config),
         self_modulation=config.get("g_self_modulation", False),
         pixel_noise=config.get("g_pixel_noise", False),
     )

@@ -154,6 +154,10 @@ class Generator(nn.Module):
     latent_dim: int = 100  # the length of z; callers sample noise of this size
     dtype: jnp.dtype = jnp.float32  # operands of the upsampling layers' matrix products
     num_classes: int = 0  # > 0: class-conditional BatchNorm, `labels` select the class
+    # Keep each class's share of the training images (`batch_stats` "class_shares", set by
+    # training), so that sampling draws the classes as often as the data holds them: classes
+    # found from the images (`outline_clusters`) are not equally common.
+    class_shares: bool = False
     self_modulation: bool = False  # BatchNorm scales and offsets from z (SelfModulatedBatchNorm)
     pixel_noise: bool = False  # per-pixel noise after every upsampling layer (PixelNoise)
 
@@ -173,6 +177,9 @@ class Generator(nn.Module):
                 return lambda x: PixelNoise()(conv(x), z)
             return conv
 
+        if self.class_shares:
+            share = 1.0 / self.num_classes
+            self.variable("batch_stats", "class_shares", jnp.full, (self.num_classes,), share)
         stages = num_resolution_stages(self.image_size)
         width = self.ngf * 2 ** (stages - 1)
         # The first layer, a 4x4 transposed conv of the 1x1 noise "image", is exactly a dense map.

@@ -35,15 +35,24 @@ def class_labels(labels: jax.Array | None) -> dict:
     return {} if labels is None else {"labels": labels}
 
 
+def class_shares(state) -> jax.Array | None:
+    """Each class's share of the real images, where the classes are clusters of them (of D's
+    features in a self-conditioned GAN, of their outlines with `outline_clusters`); None
+    where every class is drawn equally often."""
+    if getattr(state.discriminator, "self_conditioning", False):
+        return state.d_batch_stats["clusters"]["shares"]
+    return state.g_batch_stats.get("class_shares")
+
+
 def drawn_labels(state, num: int) -> jax.Array | None:
     """The classes `num` generated images are drawn for: every class equally often
-    (`cycled_labels`), except for a self-conditioned GAN, whose classes (clusters of real
-    images) are drawn as often as they hold real images, in ascending order; None when G
-    draws from z alone."""
+    (`cycled_labels`), except for classes that are clusters of real images (`class_shares`),
+    drawn as often as they hold real images, in ascending order; None when G draws from z
+    alone."""
     classes = generator_classes(state)
-    if not getattr(state.discriminator, "self_conditioning", False):
+    shares = class_shares(state)
+    if shares is None:
         return cycled_labels(num, classes)
-    shares = state.d_batch_stats["clusters"]["shares"]
     quantiles = (jnp.arange(num) + 0.5) / num
     labels = jnp.searchsorted(jnp.cumsum(shares) / jnp.sum(shares), quantiles)
     return jnp.minimum(labels, classes - 1).astype(jnp.int32)

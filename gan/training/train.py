@@ -15,13 +15,15 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from absl import logging
 from clu import metric_writers
 
 from gan import images, models, parallel
 from gan.data import pipeline
-from gan.models import code_reader, create_models, sampling
+from gan.errors import UserError
+from gan.models import code_reader, create_models, outline_clusters, sampling
 from gan.models.dcgan import Discriminator, Generator
 from gan.training import (
     augment,
@@ -545,6 +547,8 @@ def _train(config, workdir: pathlib.Path, manager) -> TrainState:
         state, resume_step = resumed
         logging.info("Resuming from the checkpoint at step %d.", resume_step)
         checkpointing.warn_if_data_changed(manager, resume_step, data.source.num_examples)
+    if getattr(state.generator, "class_shares", False):
+        state = _with_class_shares(state, data, config, resumed=resumed is not None)
     last_step = num_train_steps(config, data.steps_per_epoch)
     evaluator = None
     if config.eval_every_steps > 0:  # loads the extractor now: a missing one stops us here
@@ -607,6 +611,31 @@ def _train(config, workdir: pathlib.Path, manager) -> TrainState:
                     save_checkpoint(step)
                 raise _preempted(signals.received, step, last_step, workdir)
     return state
+
+
+def _with_class_shares(state: TrainState, data: pipeline.TrainingData, config, resumed: bool):
+    """`state` with its generator's `class_shares` set to the training data's classes.
+
+    A resumed run found its classes (outline clusters) again; they must be the ones its
+    checkpoint was trained on, which its shares record.
+
+    Raises:
+      UserError: a resumed run whose classes now hold other shares of the images.
+    """
+    shares = outline_clusters.shares(data.source.labels, config.num_classes)
+    held = state.g_batch_stats["class_shares"]
+    if resumed:
+        checkpointed = np.asarray(jax.device_get(held))
+        if not np.allclose(checkpointed, shares, atol=1e-6):
+            raise UserError(
+                f"The classes found from the images now hold shares {np.round(shares, 4)} of "
+                f"them, but the checkpoint's hold {np.round(checkpointed, 4)}: the images or "
+                "the clustering changed since the run started, and its classes would no "
+                "longer mean what G learned. Resume with the same data, or start a new workdir."
+            )
+        return state
+    placed = jax.make_array_from_callback(shares.shape, held.sharding, lambda index: shares[index])
+    return state.replace(g_batch_stats={**state.g_batch_stats, "class_shares": placed})
 
 
 def _preempted(signal_number: int, step: int, last_step: int, workdir) -> preemption.Preempted:

@@ -4,6 +4,7 @@ networks, the step, sampling by class, and the errors of a misconfigured run."""
 import dataclasses
 import functools
 import itertools
+from unittest import mock
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +16,7 @@ from gan import parallel, sample, trace
 from gan.data import pipeline, procedural_shapes, sources
 from gan.errors import UserError
 from gan.evaluation import protocol
-from gan.models import dcgan, sampling
+from gan.models import dcgan, outline_clusters, sampling
 from gan.training import train, validation
 
 
@@ -206,3 +207,41 @@ def test_mutual_information_term_trains_g_and_q(tiny_config, view, q_layer):
     tiny_config.latent_codes = 0
     with pytest.raises(UserError, match="set latent_codes"):
         validation.validate_config(tiny_config)
+
+
+@pytest.fixture
+def clustered_config(tiny_config):
+    """The tiny config, conditioned on 4 clusters of the images' outlines (no label read)."""
+    tiny_config.label_key = outline_clusters.LABEL_KEY
+    tiny_config.num_classes = 4
+    tiny_config.d_packing = 1
+    return tiny_config
+
+
+def test_outline_cluster_run_keeps_the_class_shares_and_draws_by_them(clustered_config, tmp_path):
+    """The classes come from the images; G keeps their shares of the data, sampling draws each
+    class that often, a resume finds the same classes, and a resume that would find others
+    (changed data) is refused."""
+    data = pipeline.prepare(clustered_config)
+    shares = outline_clusters.shares(data.source.labels, 4)
+    assert np.ptp(shares) > 0.02  # found classes are not equally common
+    state = train.train_and_evaluate(clustered_config, str(tmp_path))
+    np.testing.assert_allclose(state.g_batch_stats["class_shares"], shares)
+    drawn = np.asarray(sampling.drawn_labels(state, 1000))
+    np.testing.assert_allclose(np.bincount(drawn, minlength=4) / 1000, shares, atol=0.002)
+    real, labels = protocol.real_examples(clustered_config, "train", 4)
+    assert labels is None and real.shape == (4, 32, 32, 3)  # evaluation reads no label
+
+    clustered_config.num_train_steps = 9
+    resumed = train.train_and_evaluate(clustered_config, str(tmp_path))
+    assert int(resumed.step) == 9
+    clustered_config.num_train_steps = 12
+    changed = mock.patch.object(outline_clusters, "shares", return_value=np.full(4, 0.25))
+    with changed, pytest.raises(UserError, match="the images or the clustering changed"):
+        train.train_and_evaluate(clustered_config, str(tmp_path))
+
+
+def test_outline_clusters_need_the_images_in_memory(clustered_config):
+    clustered_config.cache_max_gb = 0.0
+    with pytest.raises(UserError, match="streamed, not held in memory"):
+        pipeline.prepare(clustered_config)

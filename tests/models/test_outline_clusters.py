@@ -1,11 +1,11 @@
-"""Tests for experiments/outline_cluster_screen.py: the outline clusters follow the shape,
-not the colour, size or position the raw pixels follow."""
+"""Tests for gan/models/outline_clusters.py: the clusters follow the shape, not the colour,
+size or position the raw pixels follow."""
 
 import numpy as np
 
-from experiments import outline_cluster_screen
-from experiments.d_feature_clusters import kmeans, normalised_mutual_information
+from experiments.d_feature_clusters import normalised_mutual_information
 from gan.data import procedural_shapes
+from gan.models import outline_clusters
 
 
 def test_outline_clusters_follow_the_shape_where_pixels_follow_colour_and_size():
@@ -21,12 +21,31 @@ def test_outline_clusters_follow_the_shape_where_pixels_follow_colour_and_size()
         images.append(procedural_shapes.render(drawn, rng))
         factors.append(drawn)
     images, factors = np.stack(images), np.array(factors)
-    clusters = outline_cluster_screen.outline_clusters(images, 4, seed=0)
+    clusters = outline_clusters.find(images, 4, seed=0)
+    assert clusters.dtype == np.int32
     nmi = {
         name: normalised_mutual_information(clusters, factors[:, i])
         for i, name in enumerate(procedural_shapes.FACTORS)
     }
     assert nmi["shape"] > 0.8
     assert max(nmi["color"], nmi["x"], nmi["y"], nmi["background"]) < 0.1
-    pixels = kmeans(images.reshape(len(images), -1).astype(np.float32) / 255.0, 4)
+    pixels = outline_clusters.kmeans(images.reshape(len(images), -1) / 255.0, 4)
     assert normalised_mutual_information(pixels, factors[:, 0]) < 0.2
+
+
+def test_class_shares_count_every_class():
+    np.testing.assert_allclose(
+        outline_clusters.shares(np.array([0, 0, 2, 1]), 4), [0.5, 0.25, 0.25, 0.0]
+    )
+
+
+def test_kmeans_recovers_separated_groups_and_not_noise():
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 4, 400)
+    centres = rng.normal(0.0, 10.0, (4, 5))
+    points = centres[groups] + rng.normal(0.0, 0.5, (400, 5))
+    ids = outline_clusters.kmeans(points, 4)
+    assert normalised_mutual_information(ids, groups) > 0.99
+    noise = rng.normal(0.0, 1.0, (400, 5))
+    ids = outline_clusters.kmeans(noise, 4)
+    assert normalised_mutual_information(ids, groups) < 0.05

@@ -1,0 +1,55 @@
+"""What the outline clusters of a config's training images hold: each cluster's size and its
+normalised mutual information with every factor of the embedded data.
+
+    python -m experiments.outline_clusters --config=configs/dcgan.py
+
+The clusters are those a run of the config trains on (`label_key=outline_clusters`, found by
+`gan.data.pipeline.prepare`, no label read); the factors are read here only to describe them.
+"""
+
+import numpy as np
+import tensorflow_datasets as tfds
+from absl import app, flags
+from ml_collections import config_flags
+
+from experiments.d_feature_clusters import normalised_mutual_information
+from gan.data import pipeline, procedural_shapes, sources
+from gan.models import outline_clusters
+
+config_flags.DEFINE_config_file("config", "configs/dcgan.py", "Training config file.")
+FLAGS = flags.FLAGS
+
+
+def factors_of(config) -> dict[str, np.ndarray]:
+    """Every training image's factors, in training order (as `shapes_evaluator.load_labelled`
+    reads them: one tfds load, the images left encoded)."""
+    examples = tfds.as_numpy(
+        tfds.load(
+            config.dataset,
+            split=config.split,
+            data_dir=config.data_dir,
+            batch_size=-1,
+            shuffle_files=False,
+            decoders={"image": tfds.decode.SkipDecoding()},
+        )
+    )
+    return {key: examples[key] for key in procedural_shapes.FACTORS}
+
+
+def main(argv):
+    del argv
+    config = FLAGS.config
+    if not outline_clusters.uses_outline_clusters(config):
+        raise app.UsageError("The config does not train on outline clusters (label_key).")
+    clusters = pipeline.prepare(config).source.labels
+    print("cluster sizes:", np.bincount(clusters, minlength=config.num_classes).tolist())
+    if not config.dataset.startswith(sources.EMBEDDED_DATASET):
+        return
+    for key, values in factors_of(config).items():
+        print(
+            f"NMI(outline clusters, {key}) = {normalised_mutual_information(clusters, values):.3f}"
+        )
+
+
+if __name__ == "__main__":
+    app.run(main)
