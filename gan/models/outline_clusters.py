@@ -10,8 +10,9 @@ KMEANS_RESTARTS) on KMEANS_SAMPLE descriptors gives the centroids, and every ima
 nearest. On the embedded data the 8 clusters share most of their information with the shape
 (NMI 0.885) and none with colour, position or background (docs/experiments/default_recipe.md).
 
-Every process finds the same clusters: the k-means sample is gathered from all of them and
-process 0's centroids are broadcast. A resumed run finds them again (same images, same seed),
+Every process finds the same clusters, and the same as one process would: the k-means sample
+is drawn from the whole dataset and gathered from the processes holding it, and process 0's
+centroids are broadcast. A resumed run finds them again (same images, same seed),
 and training checks them against the class shares its checkpoint holds.
 """
 
@@ -92,9 +93,24 @@ def _centroids(sample: np.ndarray, num: int, seed: int) -> np.ndarray:
     return best[1]
 
 
+def _kmeans_sample(found: np.ndarray, seed: int) -> np.ndarray:
+    """KMEANS_SAMPLE descriptors of the whole dataset, drawn by `seed` from all processes'
+    shares, in one order: the same for any number of processes (each holds an equal,
+    contiguous share, `sources.load_source`). Each process fills the rows it holds, and the
+    sum over processes of these (KMEANS_SAMPLE, D) arrays is the sample."""
+    count, index = jax.process_count(), jax.process_index()
+    drawn = np.random.default_rng(seed).permutation(len(found) * count)[:KMEANS_SAMPLE]
+    if count == 1:
+        return found[drawn]
+    mine = (drawn >= index * len(found)) & (drawn < (index + 1) * len(found))
+    sample = np.zeros((len(drawn), found.shape[1]), found.dtype)
+    sample[mine] = found[drawn[mine] - index * len(found)]
+    return np.asarray(multihost_utils.process_allgather(sample)).sum(axis=0)
+
+
 def find(images: np.ndarray, num: int, seed: int) -> np.ndarray:
-    """The outline cluster (of `num`) of each of this process's `images`, int32, the same
-    clusters in every process.
+    """The outline cluster (of `num`) of each of this process's `images`, int32: the same
+    clusters in every process, and those one process would find (`_kmeans_sample`).
 
     Args:
       images: uint8 (N, S, S, C), this process's share of the training images.
@@ -102,11 +118,7 @@ def find(images: np.ndarray, num: int, seed: int) -> np.ndarray:
       seed: picks the k-means sample and seeds the restarts.
     """
     found = descriptors(images)
-    per_process = KMEANS_SAMPLE // jax.process_count()
-    sample = found[np.random.default_rng(seed).permutation(len(found))[:per_process]]
-    if jax.process_count() > 1:
-        sample = np.asarray(multihost_utils.process_allgather(sample, tiled=True))
-    centroids = _centroids(sample, num, seed)
+    centroids = _centroids(_kmeans_sample(found, seed), num, seed)
     if jax.process_count() > 1:  # identical already, unless arithmetic differs between hosts
         centroids = np.asarray(multihost_utils.broadcast_one_to_all(centroids))
     # The nearest centroid; every descriptor has the same norm, so its own term drops out.

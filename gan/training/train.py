@@ -625,7 +625,7 @@ def _with_class_shares(state: TrainState, data: pipeline.TrainingData, config, r
     shares = outline_clusters.shares(data.source.labels, config.num_classes)
     held = state.g_batch_stats["class_shares"]
     if resumed:
-        checkpointed = np.asarray(jax.device_get(held))
+        checkpointed = parallel.to_host(held)
         if not np.allclose(checkpointed, shares, atol=1e-6):
             raise UserError(
                 f"The classes found from the images now hold shares {np.round(shares, 4)} of "

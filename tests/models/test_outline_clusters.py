@@ -49,3 +49,24 @@ def test_kmeans_recovers_separated_groups_and_not_noise():
     noise = rng.normal(0.0, 1.0, (400, 5))
     ids = outline_clusters.kmeans(noise, 4)
     assert normalised_mutual_information(ids, groups) < 0.05
+
+
+def test_every_process_layout_draws_the_kmeans_sample_one_process_draws(monkeypatch):
+    """Two processes, each holding half of the descriptors, gather exactly the sample one
+    process holding them all draws: the same clusters for any number of processes."""
+    found = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+    monkeypatch.setattr(outline_clusters, "KMEANS_SAMPLE", 25)
+    alone = outline_clusters._kmeans_sample(found, seed=3)
+    filled = []  # each process's rows, which the real gather stacks and the sample sums
+
+    def gather(rows):
+        filled.append(rows)
+        return rows[None]
+
+    monkeypatch.setattr(outline_clusters.multihost_utils, "process_allgather", gather)
+    monkeypatch.setattr(outline_clusters.jax, "process_count", lambda: 2)
+    for index in range(2):
+        monkeypatch.setattr(outline_clusters.jax, "process_index", lambda index=index: index)
+        outline_clusters._kmeans_sample(found[index * 20 : (index + 1) * 20], seed=3)
+    np.testing.assert_array_equal(filled[0] + filled[1], alone)
+    assert (filled[0] != 0).any(axis=1).sum() + (filled[1] != 0).any(axis=1).sum() == 25
