@@ -7,7 +7,8 @@
 A `.png` output is one grid picture; a `.npz` output holds `images`, uint8 (N, H, W, C), for
 metrics. The noise is a pure function of `--seed`, so the same checkpoint and seed always give
 the same images. A class-conditional run draws the classes in turn (one per column of an 8-wide
-grid of 8 classes; one per row of an --interpolate walk), or only class `--label`.
+grid of 8 classes; one per row of an --interpolate walk), or only class `--label`; classes found
+from the images are drawn as often as they hold training images (`sampling.drawn_labels`).
 """
 
 import pathlib
