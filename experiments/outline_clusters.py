@@ -1,5 +1,6 @@
-"""What the outline clusters of a config's training images hold: each cluster's size and its
-normalised mutual information with every factor of the embedded data.
+"""What the outline clusters of a config's training images hold: each cluster's size, its
+normalised mutual information with every factor of the embedded data, and the shapes in each
+(those of at least 5% of it).
 
     python -m experiments.outline_clusters --config=configs/dcgan.py
 
@@ -18,6 +19,7 @@ from gan.models import outline_clusters
 
 config_flags.DEFINE_config_file("config", "configs/dcgan.py", "Training config file.")
 FLAGS = flags.FLAGS
+SHAPES = procedural_shapes.SHAPES
 
 
 def factors_of(config) -> dict[str, np.ndarray]:
@@ -45,10 +47,18 @@ def main(argv):
     print("cluster sizes:", np.bincount(clusters, minlength=config.num_classes).tolist())
     if not config.dataset.startswith(sources.EMBEDDED_DATASET):
         return
-    for key, values in factors_of(config).items():
-        print(
-            f"NMI(outline clusters, {key}) = {normalised_mutual_information(clusters, values):.3f}"
+    factors = factors_of(config)
+    for key, values in factors.items():
+        nmi = normalised_mutual_information(clusters, values)
+        print(f"NMI(outline clusters, {key}) = {nmi:.3f}")
+    for cluster in range(config.num_classes):
+        counts = np.bincount(factors["shape"][clusters == cluster], minlength=len(SHAPES))
+        held = ", ".join(
+            f"{SHAPES[shape]} {100 * counts[shape] / counts.sum():.0f}%"
+            for shape in np.argsort(-counts)
+            if counts[shape] >= 0.05 * counts.sum()
         )
+        print(f"cluster {cluster}, {100 * counts.sum() / len(clusters):.1f}% of the images: {held}")
 
 
 if __name__ == "__main__":
