@@ -190,7 +190,8 @@ def prepare(config) -> TrainingData:
                 f"label_key={outline_clusters.LABEL_KEY} finds the classes from all the images "
                 f"at once, but {source.name!r} ({image_bytes / 2**30:.1f} GiB at this size) is "
                 f"streamed, not held in memory (cache_max_gb={config.cache_max_gb}). Raise "
-                "--config.cache_max_gb if the memory allows, or train on a dataset's own labels."
+                "--config.cache_max_gb if the memory allows, or train on the dataset's own labels "
+                "(--config.label_key) or without classes (configs/dcgan_unconditional.py)."
             )
         labels = outline_clusters.find(cached, config.num_classes, config.seed)
         source = dataclasses.replace(source, labels=labels)
