@@ -63,8 +63,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.d_spectral_norm = False
     # Normalisation of D's hidden layers in the "dcgan" model: "batch", "layer" (per image, as
     # WGAN-GP and R1 want) or "none". The unconditional recipe takes layer, for R1: on it R1
-    # keeps the samples' colours and learns faster than the BatchNorm D without R1; the
-    # conditional D learns fast enough with BatchNorm (docs/experiments/default_recipe.md).
+    # keeps the samples' colours and learns faster than the BatchNorm D without R1. The
+    # conditional default keeps the BatchNorm D without R1 with which it reached 80% (R1 is
+    # untried on it; docs/experiments/default_recipe.md).
     config.d_norm = "batch"
     # Images D judges at once, stacked along the channels (PacGAN, Lin et al. 2018), with one
     # logit per pack, in the "dcgan" model: D then sees how often kinds of image come together,
