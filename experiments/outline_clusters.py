@@ -23,8 +23,8 @@ SHAPES = procedural_shapes.SHAPES
 
 
 def factors_of(config) -> dict[str, np.ndarray]:
-    """Every training image's factors, in training order (as `shapes_evaluator.load_labelled`
-    reads them: one tfds load, the images left encoded)."""
+    """Every training image's factors, in training order: one tfds load of the split, the
+    images left encoded (only the factors are read)."""
     examples = tfds.as_numpy(
         tfds.load(
             config.dataset,
