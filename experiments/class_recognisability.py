@@ -3,7 +3,7 @@ measure: per class, its share of the training images, the fraction of its sample
 the shapes they are recognised as and the median best fit.
 
     python -m experiments.class_recognisability --run=runs/dcgan --step=18000 --per_class=300 \
-        --figure=docs/images/class_failures_18000.png
+        --figure=class_failures.png
 
 The whole-run figure (`gan.evaluate`) draws classes as often as they hold images and mixes
 them; this one draws `per_class` samples of every class (noise seed 100 + class), so a class
@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from experiments.failure_analysis import draw_fits
+from experiments.failure_analysis import draw_fits, shapes_held
 from gan.evaluation import recognisability
 from gan.models import sampling
 from gan.training import restore
@@ -53,13 +53,8 @@ def main(argv):
         fits = recognisability.shape_fits(drawn)
         passed = fits.max(1) >= recognisability.THRESHOLD
         counts = np.bincount(fits.argmax(1)[passed], minlength=len(recognisability.SHAPES))
-        held = ", ".join(
-            f"{recognisability.SHAPES[k]} {counts[k] / counts.sum():.0%}"
-            for k in np.argsort(-counts)
-            if counts[k] and counts[k] >= 0.05 * counts.sum()
-        )
         print(
-            f"| {label} | {shares[label]:.1%} | {passed.mean():.1%} | {held or '-'} | "
+            f"| {label} | {shares[label]:.1%} | {passed.mean():.1%} | {shapes_held(counts)} | "
             f"{np.median(fits.max(1)):.3f} |"
         )
         overall += shares[label] * passed.mean()

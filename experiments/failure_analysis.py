@@ -53,6 +53,14 @@ def blended_test_images(num: int, weight: float) -> np.ndarray:
     return np.stack(images)
 
 
+def shapes_held(counts: np.ndarray) -> str:
+    """The shapes of per-shape `counts` that make up at least 5% of them, most first, each
+    with its share ("circle 72%, hexagon 28%"); "-" when none."""
+    total = counts.sum()
+    held = [k for k in np.argsort(-counts) if counts[k] and counts[k] >= 0.05 * total]
+    return ", ".join(f"{procedural_shapes.SHAPES[k]} {counts[k] / total:.0%}" for k in held) or "-"
+
+
 def by_size_and_shape(name: str, pictures: np.ndarray) -> None:
     fits = recognisability.shape_fits(pictures)
     best, shape = fits.max(1), fits.argmax(1)

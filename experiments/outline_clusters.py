@@ -14,6 +14,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from experiments.d_feature_clusters import normalised_mutual_information
+from experiments.failure_analysis import shapes_held
 from gan.data import pipeline, procedural_shapes, sources
 from gan.models import outline_clusters
 
@@ -53,12 +54,8 @@ def main(argv):
         print(f"NMI(outline clusters, {key}) = {nmi:.3f}")
     for cluster in range(config.num_classes):
         counts = np.bincount(factors["shape"][clusters == cluster], minlength=len(SHAPES))
-        held = ", ".join(
-            f"{SHAPES[shape]} {100 * counts[shape] / counts.sum():.0f}%"
-            for shape in np.argsort(-counts)
-            if counts[shape] >= 0.05 * counts.sum()
-        )
-        print(f"cluster {cluster}, {100 * counts.sum() / len(clusters):.1f}% of the images: {held}")
+        share = 100 * counts.sum() / len(clusters)
+        print(f"cluster {cluster}, {share:.1f}% of the images: {shapes_held(counts)}")
 
 
 if __name__ == "__main__":
