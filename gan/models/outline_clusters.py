@@ -46,35 +46,56 @@ def descriptors(images: np.ndarray) -> np.ndarray:
     found = []
     for start in range(0, len(images), VIEW_BATCH):
         batch = jnp.asarray(images[start : start + VIEW_BATCH], jnp.float32) / 127.5 - 1.0
-        for edges in np.asarray(view(batch))[..., 0]:
-            found.append(_centred(np.where(edges > OUTLINE_THRESHOLD, edges, 0.0)))
-    found = np.stack(found).reshape(len(images), -1)
+        edges = np.asarray(view(batch))[..., 0]
+        found.append(_centred(np.where(edges > OUTLINE_THRESHOLD, edges, 0.0)))
+    found = np.concatenate(found).reshape(len(images), -1)
     found -= found.mean(axis=1, keepdims=True)
     return found / np.linalg.norm(found, axis=1, keepdims=True)
 
 
 def _centred(edges: np.ndarray) -> np.ndarray:
-    """`edges` resampled about their centre of mass, in units of their RMS radius."""
-    rows, cols = np.mgrid[: edges.shape[0], : edges.shape[1]].astype(np.float32)
-    weights = edges / edges.sum()
-    centre_row, centre_col = (weights * rows).sum(), (weights * cols).sum()
-    radius = np.sqrt((weights * ((rows - centre_row) ** 2 + (cols - centre_col) ** 2)).sum())
-    steps = np.linspace(-DESCRIPTOR_EXTENT, DESCRIPTOR_EXTENT, DESCRIPTOR_SIZE) * radius
-    grid = np.meshgrid(centre_row + steps, centre_col + steps, indexing="ij")
+    """Each of `edges` (N, H, W) resampled about its centre of mass, in units of its RMS
+    radius: (N, DESCRIPTOR_SIZE, DESCRIPTOR_SIZE). One interpolation over the whole batch, the
+    image index an exact integer coordinate, so each image is sampled from itself alone."""
+    count, height, width = edges.shape
+    rows, cols = np.mgrid[:height, :width].astype(np.float32)
+    weights = edges / edges.sum(axis=(1, 2), keepdims=True)
+    centre_row = (weights * rows).sum(axis=(1, 2))
+    centre_col = (weights * cols).sum(axis=(1, 2))
+    squared = (rows - centre_row[:, None, None]) ** 2 + (cols - centre_col[:, None, None]) ** 2
+    radius = np.sqrt((weights * squared).sum(axis=(1, 2)))
+    steps = np.linspace(-DESCRIPTOR_EXTENT, DESCRIPTOR_EXTENT, DESCRIPTOR_SIZE) * radius[:, None]
+    shape = (count, DESCRIPTOR_SIZE, DESCRIPTOR_SIZE)
+    grid = (
+        np.broadcast_to(np.arange(count)[:, None, None], shape),
+        np.broadcast_to((centre_row[:, None] + steps)[:, :, None], shape),
+        np.broadcast_to((centre_col[:, None] + steps)[:, None, :], shape),
+    )
     return scipy.ndimage.map_coordinates(edges, grid, order=1, mode="constant")
 
 
 def kmeans(points: np.ndarray, k: int, iterations: int = 50, seed: int = 0) -> np.ndarray:
-    """Cluster ids of `points` (N, D): k-means with k-means++ seeding, Lloyd's iterations."""
+    """Cluster ids of `points` (N, D): k-means with k-means++ seeding, Lloyd's iterations.
+
+    Squared distances are expanded as |x|^2 - 2 x.c + |c|^2, a matrix product rather than an
+    (N, k, D) array of differences, in float64 so that the expansion loses nothing that matters.
+    """
     rng = np.random.default_rng(seed)
+    wide = points.astype(np.float64)
+    norms = (wide**2).sum(1)[:, None]
+
+    def squared_distances(centres):
+        centres = centres.astype(np.float64)
+        return np.maximum(norms - 2 * wide @ centres.T + (centres**2).sum(1)[None], 0.0)
+
     centres = points[rng.choice(len(points), 1)]
     for _ in range(k - 1):
-        distances = ((points[:, None] - centres[None]) ** 2).sum(-1).min(1)
+        distances = squared_distances(centres).min(1)
         centres = np.concatenate(
             [centres, points[rng.choice(len(points), 1, p=distances / distances.sum())]]
         )
     for _ in range(iterations):
-        ids = ((points[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
+        ids = squared_distances(centres).argmin(1)
         centres = np.stack(
             [points[ids == j].mean(0) if (ids == j).any() else centres[j] for j in range(k)]
         )

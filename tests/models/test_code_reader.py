@@ -44,11 +44,14 @@ def test_outline_view_keeps_the_shape_across_colours_and_backgrounds():
 
 def test_view_magnifies_about_the_centre_and_draws_no_frame():
     """At scale 1.5 the outline of a centred square 12 px wide is 18 px wide, still centred;
-    the image border, repeated beyond the edge, makes no edge at either scale."""
+    the image border, repeated beyond the edge, makes no edge at either scale; scale 1 is the
+    unmagnified view, whose images share one pair of matrices."""
     image = np.full((1, 32, 32, 3), -0.5, np.float32)
     image[:, 10:22, 10:22] = 0.5
     images = jnp.asarray(np.concatenate([image, image]))
     views = np.asarray(code_reader.outline_view(images, jnp.array([1.0, 1.5])))[..., 0]
+    unmagnified = np.asarray(code_reader.outline_view(images))[..., 0]
+    np.testing.assert_allclose(unmagnified, views[[0, 0]], atol=1e-5)
     for view, width in zip(views, (12, 18), strict=True):
         edges = np.flatnonzero(view[16] > 0.5)
         left, right = edges[edges < 16].mean(), edges[edges >= 16].mean()
