@@ -5,9 +5,13 @@
 SNGAN's regularisation in place of the default's: every conv of D, and its class embedding,
 is divided by its largest singular value, which bounds D's Lipschitz constant without a
 penalty, so D has neither layer normalisation nor R1. D learns at twice G's rate, as in the
-default: at one rate a spectrally normalised DCGAN D is too weak for the hinge game on the
-embedded data and G collapses onto two colours at a time (docs/recipes.md, "The two recipes
-that collapsed"). Everything else is configs/dcgan.py.
+default: on the paper's recipe at one rate a spectrally normalised DCGAN D is too weak for the
+hinge game on the embedded data and G collapses onto two colours at a time (docs/recipes.md,
+"The two recipes that collapsed"). Everything else is configs/dcgan.py. 83.1% of 1,000
+samples recognisable at step 18,000 (the default: 89.0%), every shape at least 6.5% of them,
+but on greyer, plainer backgrounds than the data's: FID 9,553 in the evaluator's feature
+space against the default's 1,526 (docs/recipes.md, "LSGAN and the hinge loss on the
+default recipe").
 """
 
 import ml_collections

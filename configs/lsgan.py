@@ -5,10 +5,11 @@
 D regresses real images to 1 and generated ones to 0 with a squared error, and G pulls D's
 output on its images towards 1: the squared error keeps penalising generated images that are
 already on the real side of the decision boundary, so G's gradient does not vanish there.
-Everything else is configs/dcgan.py, so that the two compare the loss alone. On the paper's
-recipe (configs/dcgan_paper.py with `--config.loss=lsgan`) the same loss had 9.0% of its
-samples recognisable at step 7,500 of 7,813: D wins from the start and the squared error
-pulls G slowly (docs/recipes.md, "LSGAN at 64x64").
+Everything else is configs/dcgan.py, so that the two compare the loss alone: 91.6% of 1,000
+samples recognisable at step 18,000 (the default: 89.0 and 92.7% over two seeds), FID 1,616
+in the evaluator's feature space (the default 1,526), after a later start. On the paper's
+recipe (configs/dcgan_paper.py with `--config.loss=lsgan`) the same loss had 9.0% at step
+7,500 of 7,813 (docs/recipes.md, "LSGAN and the hinge loss on the default recipe").
 """
 
 import ml_collections
