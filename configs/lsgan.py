@@ -9,7 +9,7 @@ Everything else is configs/dcgan.py, so that the two compare the loss alone: 91.
 samples recognisable at step 18,000 (the default: 89.0 and 92.7% over two seeds), FID 1,616
 in the evaluator's feature space (the default 1,526), after a later start. On the paper's
 recipe (configs/dcgan_paper.py with `--config.loss=lsgan`) the same loss had 9.0% at step
-7,500 of 7,813 (docs/recipes.md, "LSGAN and the hinge loss on the default recipe").
+7,500 of 7,810 (docs/recipes.md, "LSGAN and the hinge loss on the default recipe").
 """
 
 import ml_collections
