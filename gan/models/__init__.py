@@ -44,8 +44,11 @@ def create_models(config) -> tuple[nn.Module, nn.Module]:
             num_channels=config.num_channels,
             ngf=config.ngf,
             latent_dim=config.latent_dim,
+            num_classes=config.num_classes,
+            class_shares=outline_clusters.uses_outline_clusters(config),
         )
-        return generator, resnet.ResNetDiscriminator(ndf=config.ndf)
+        discriminator = resnet.ResNetDiscriminator(ndf=config.ndf, num_classes=config.num_classes)
+        return generator, discriminator
     dtype = jnp.dtype(config.get("compute_dtype", "float32"))
     generator = Generator(
         image_size=config.image_size,

@@ -76,6 +76,13 @@ class ConditionalBatchNorm(nn.Module):
         return x * scale(labels)[:, None, None, :] + offset(labels)[:, None, None, :]
 
 
+def keep_class_shares(module: nn.Module, num_classes: int) -> None:
+    """Declares a conditional generator's `batch_stats` "class_shares", each class's share of
+    the training images (equal until training sets them), from which sampling draws classes
+    as often as the data holds them."""
+    module.variable("batch_stats", "class_shares", jnp.full, (num_classes,), 1.0 / num_classes)
+
+
 class SelfModulatedBatchNorm(nn.Module):
     """BatchNorm whose scale and offset are functions of the noise z (Chen et al. 2019).
 
@@ -178,8 +185,7 @@ class Generator(nn.Module):
             return conv
 
         if self.class_shares:
-            share = 1.0 / self.num_classes
-            self.variable("batch_stats", "class_shares", jnp.full, (self.num_classes,), share)
+            keep_class_shares(self, self.num_classes)
         stages = num_resolution_stages(self.image_size)
         width = self.ngf * 2 ** (stages - 1)
         # The first layer, a 4x4 transposed conv of the 1x1 noise "image", is exactly a dense map.

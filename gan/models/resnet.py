@@ -9,6 +9,10 @@ papers after it, report on CIFAR-10 (32 px) and STL-10/ImageNet (48-64 px).
 - Discriminator: a first block without pre-activation, then pre-activation blocks with 2x2
   average pooling, ReLU, a sum over space, and a dense layer to one logit; every conv and the
   dense layer are spectrally normalised.
+- Class-conditional (`num_classes` > 0) as in Miyato & Koyama 2018's ResNets: G's BatchNorm
+  layers take a per-class scale and offset, and D adds the projection of its summed features
+  onto a learned, spectrally normalised class embedding, the DCGAN's conditioning
+  (`gan.models.dcgan`) on these networks.
 - Both sow their stage outputs (G's 4x4 input map and every block's output, D's every block's
   output) as `intermediates`, which `gan.trace` draws.
 
@@ -22,7 +26,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan.models.dcgan import BATCHNORM_MOMENTUM
+from gan.models.dcgan import BATCHNORM_MOMENTUM, ConditionalBatchNorm, keep_class_shares
 from gan.models.spectral_norm import spectral_normalized
 
 # Per output size: the (input, output) widths of G's up-blocks, and for each D block its width
@@ -43,6 +47,14 @@ Conv1x1 = functools.partial(
 )
 # The DCGAN's momentum, which the EMA's BatchNorm statistics rely on (sampling.inference_variables).
 BatchNorm = functools.partial(nn.BatchNorm, momentum=BATCHNORM_MOMENTUM, epsilon=1e-5)
+
+
+def generator_norm(num_classes: int, train: bool, labels: jax.Array | None):
+    """A new normalisation layer of G: BatchNorm, or with classes its class-conditional form
+    applied to `labels`'s classes."""
+    if num_classes:
+        return functools.partial(ConditionalBatchNorm(num_classes, not train), labels=labels)
+    return BatchNorm(use_running_average=not train)
 
 
 def sow_stage(module: nn.Module, index: int, x: jax.Array) -> None:
@@ -66,10 +78,11 @@ class GeneratorBlock(nn.Module):
     """Pre-activation up-block: two 3x3 convs at twice the resolution plus a 1x1 shortcut."""
 
     features: int
+    num_classes: int = 0
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        norm = functools.partial(BatchNorm, use_running_average=not train)
+    def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
+        norm = functools.partial(generator_norm, self.num_classes, train, labels)
         h = Conv3x3(self.features)(upsample(nn.relu(norm()(x))))
         h = Conv3x3(self.features)(nn.relu(norm()(h)))
         return h + Conv1x1(self.features)(upsample(x))
@@ -105,31 +118,47 @@ class ResNetGenerator(nn.Module):
     num_channels: int = 3
     ngf: int = 64
     latent_dim: int = 128  # the length of z; callers sample noise of this size
+    num_classes: int = 0  # > 0: class-conditional BatchNorm, `labels` select the class
+    class_shares: bool = False  # keep each class's share of the data (as the DCGAN's G)
 
     @nn.compact
-    def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+    def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
+        if self.class_shares:
+            keep_class_shares(self, self.num_classes)
         widths = GENERATOR_WIDTHS[self.image_size]
         first = widths[0][0] * self.ngf
         x = nn.Dense(4 * 4 * first, kernel_init=nn.initializers.xavier_uniform())(z)
         x = x.reshape(-1, 4, 4, first)
         sow_stage(self, 0, x)
         for index, (_, out) in enumerate(widths, start=1):
-            x = GeneratorBlock(out * self.ngf)(x, train)
+            x = GeneratorBlock(out * self.ngf, self.num_classes)(x, train, labels)
             sow_stage(self, index, x)
-        x = nn.relu(BatchNorm(use_running_average=not train)(x))
+        x = nn.relu(generator_norm(self.num_classes, train, labels)(x))
         return jnp.tanh(Conv3x3(self.num_channels)(x))
 
 
 class ResNetDiscriminator(nn.Module):
-    """Images (N, S, S, C) -> one logit per image, every layer spectrally normalised."""
+    """Images (N, S, S, C) -> one logit per image, every layer spectrally normalised; with
+    `num_classes` > 0 a projection discriminator scoring each image with its class `labels`."""
 
     ndf: int = 64
+    num_classes: int = 0
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
         for index, (width, halves) in enumerate(DISCRIMINATOR_BLOCKS[x.shape[1]]):
             x = DiscriminatorBlock(width * self.ndf, halves, first=index == 0)(x, train)
             sow_stage(self, index, x)
         features = jnp.sum(nn.relu(x), axis=(1, 2))
         dense = nn.Dense(1, kernel_init=nn.initializers.xavier_uniform())
-        return spectral_normalized(dense, features, train).reshape(-1)
+        logits = spectral_normalized(dense, features, train).reshape(-1)
+        if self.num_classes:
+            embedding = nn.Embed(
+                self.num_classes,
+                features.shape[-1],
+                embedding_init=nn.initializers.xavier_uniform(),
+                name="class_projection",
+            )
+            class_vectors = spectral_normalized(embedding, labels, train)
+            logits += jnp.sum(class_vectors * features, axis=-1)
+        return logits

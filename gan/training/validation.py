@@ -106,8 +106,13 @@ def validate_recipe(config) -> None:
             "G draws for one kind of class: the data's (num_classes), D's clusters "
             "(self_conditioning_clusters) or its own code (latent_codes); set the others to 0",
         )
-    if (config.num_classes or latent_codes or clusters) and config.model != "dcgan":
-        _fail("model", config.model, "the class-conditional networks are the DCGAN's: use dcgan")
+    if (latent_codes or clusters) and config.model != "dcgan":
+        _fail(
+            "model",
+            config.model,
+            "G's own code (latent_codes) and D's clusters (self_conditioning_clusters) are the "
+            "DCGAN's: use dcgan, or num_classes for a conditional ResNet",
+        )
     packing = config.get("d_packing", 1)
     if not isinstance(packing, int) or packing <= 0:
         _fail("d_packing", packing, "use a positive number of images per input of D (1: none)")

@@ -69,3 +69,27 @@ def test_every_generator_parameter_gets_a_gradient():
 
     grads = jax.grad(loss)(g_vars["params"])
     assert all(float(jnp.abs(g).sum()) > 0 for g in jax.tree.leaves(grads))
+
+
+def test_the_class_changes_what_both_conditional_networks_compute():
+    """Miyato & Koyama's conditional ResNets: G's BatchNorms take a scale and offset per class,
+    D projects its summed features onto a spectrally normalised class embedding."""
+    generator = resnet.ResNetGenerator(
+        image_size=32, ngf=2, latent_dim=4, num_classes=3, class_shares=True
+    )
+    discriminator = resnet.ResNetDiscriminator(ndf=2, num_classes=3)
+    z, labels = jnp.ones((3, 4)), jnp.arange(3)
+    g_vars = generator.init(jax.random.PRNGKey(0), z, train=False, labels=labels)
+    g_params = traverse_util.flatten_dict(g_vars["params"], sep="/")
+    assert g_params["GeneratorBlock_0/ConditionalBatchNorm_0/Embed_0/embedding"].shape == (3, 8)
+    assert not any("BatchNorm_0/scale" in name for name in g_params)  # no shared scale left
+    np.testing.assert_allclose(g_vars["batch_stats"]["class_shares"], np.full(3, 1 / 3))
+    images = generator.apply(g_vars, z, train=False, labels=labels)
+    assert not np.allclose(images[0], images[1])  # same noise, different class
+    d_vars = discriminator.init(jax.random.PRNGKey(1), images, train=False, labels=labels)
+    assert d_vars["params"]["class_projection"]["embedding"].shape == (3, 4)
+    estimates = traverse_util.flatten_dict(d_vars["batch_stats"], sep="/")
+    assert any(name.endswith("class_projection/embedding/sigma") for name in estimates)
+    same_image = jnp.repeat(images[:1], 3, axis=0)
+    logits = discriminator.apply(d_vars, same_image, train=False, labels=labels)
+    assert len(np.unique(np.asarray(logits))) == 3  # one image, scored per claimed class

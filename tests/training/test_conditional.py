@@ -245,3 +245,11 @@ def test_outline_clusters_need_the_images_in_memory(clustered_config):
     clustered_config.cache_max_gb = 0.0
     with pytest.raises(UserError, match="streamed, not held in memory"):
         pipeline.prepare(clustered_config)
+
+
+def test_the_resnet_takes_classes_but_not_the_dcgan_only_conditioning(conditional_config):
+    conditional_config.model = "resnet"
+    validation.validate_config(conditional_config)
+    conditional_config.num_classes, conditional_config.latent_codes = 0, 4
+    with pytest.raises(UserError, match="are the DCGAN's: use dcgan, or num_classes"):
+        validation.validate_config(conditional_config)
