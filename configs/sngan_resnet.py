@@ -5,8 +5,12 @@
 A residual G and a spectrally normalised residual D with the hinge loss, class-conditional as
 in Miyato & Koyama 2018 (conditional BatchNorm in G, a projection in D) on the default's
 outline clusters, at the default's widths (ngf = ndf = 16: 256 -> 16 channels in G, 16 -> 256
-in D at 64 px). D's spectral norm replaces the default's R1. Everything else is
-configs/dcgan.py.
+in D at 64 px). D's spectral norm replaces the default's R1, and D learns at twice G's rate
+with one update per G update. Everything else is configs/dcgan.py. A step costs about 2.6x the
+default's on 2 CPU cores (its 3x3 convolutions at every resolution). The paper's CIFAR-10
+recipe (32 px, no classes, five D updates per step, widths 256 and 128) is
+configs/dcgan_paper.py with the overrides of docs/recipes.md, "WGAN-GP and the SNGAN ResNets
+on the default recipe", where this recipe's results are.
 """
 
 import ml_collections

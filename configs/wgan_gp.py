@@ -2,8 +2,16 @@
 
     python -m gan.main --config=configs/wgan_gp.py --workdir=runs/wgan_gp
 
-D is a critic estimating the Wasserstein distance; the gradient penalty (lambda = 10) keeps it
-close to 1-Lipschitz, in place of the default's R1.
+D is a critic estimating the Wasserstein distance; the gradient penalty (lambda = 10, on
+random points between real and generated images of the same class) keeps it close to
+1-Lipschitz, in place of the default's R1. One critic update per G update, the critic at twice
+G's learning rate as in the default (the two time-scale rule speeds D by its learning rate, not
+by the paper's five updates), so a step costs 1.6x the default's. Everything else is
+configs/dcgan.py but the budget: this loss learns the outlines later, 67.0% of 1,000 samples
+recognisable at the default's 18,000 steps and 84.1% at its own 30,000 (the hexagon only 4.5%
+of those), FID 2,752 in the evaluator's feature space (the default 1,526) on greyer backgrounds.
+The paper's recipe is configs/dcgan_paper.py with the overrides of docs/recipes.md, "WGAN-GP
+and the SNGAN ResNets on the default recipe".
 """
 
 import ml_collections
@@ -18,4 +26,5 @@ def get_config() -> ml_collections.ConfigDict:
     config.gp_weight = 10.0
     config.r1_gamma = 0.0
     config.r1_interval = 1
+    config.num_train_steps = 30_000
     return config
