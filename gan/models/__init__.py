@@ -44,11 +44,11 @@ def create_models(config) -> tuple[nn.Module, nn.Module]:
             num_channels=config.num_channels,
             ngf=config.ngf,
             latent_dim=config.latent_dim,
-            num_classes=config.num_classes,
+            num_classes=generator_classes(config),
             class_shares=outline_clusters.uses_outline_clusters(config),
         )
-        discriminator = resnet.ResNetDiscriminator(ndf=config.ndf, num_classes=config.num_classes)
-        return generator, discriminator
+        classes = discriminator_classes(config)
+        return generator, resnet.ResNetDiscriminator(ndf=config.ndf, num_classes=classes)
     dtype = jnp.dtype(config.get("compute_dtype", "float32"))
     generator = Generator(
         image_size=config.image_size,
