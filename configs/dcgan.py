@@ -115,6 +115,10 @@ def get_config() -> ml_collections.ConfigDict:
     # dataset held in memory, image folders too; gan/models/outline_clusters.py). Sampling
     # draws found classes as often as they hold training images.
     config.label_key = "outline_clusters"
+    # Weight of the outline's angular harmonics (2- to 8-fold symmetry, gan/models/
+    # outline_clusters.py) beside its map in the descriptor the outline clusters are found from.
+    # 0: the map alone, with which circles and hexagons share a class (docs/recipes.md).
+    config.outline_harmonics = 0.0
     # Operand type of the DCGAN's stride-2 convolutions (matrix products accumulated in float32):
     # "bfloat16" (mixed precision), which CPUs with bf16 matrix units (AMX, AVX512-BF16) and GPUs
     # run much faster, or "float32". Parameters, BatchNorm and the optimizer stay float32.

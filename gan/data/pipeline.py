@@ -193,7 +193,9 @@ def prepare(config) -> TrainingData:
                 "--config.cache_max_gb if the memory allows, or train on the dataset's own labels "
                 "(--config.label_key) or without classes (configs/dcgan_unconditional.py)."
             )
-        labels = outline_clusters.find(cached, config.num_classes, config.seed)
+        labels = outline_clusters.find(
+            cached, config.num_classes, config.seed, config.get("outline_harmonics", 0.0)
+        )
         source = dataclasses.replace(source, labels=labels)
     return TrainingData(source=source, steps_per_epoch=steps_per_epoch, cached=cached)
 

@@ -16,6 +16,8 @@ centroids are broadcast. A resumed run finds them again (same images, same seed)
 and training checks them against the class shares its checkpoint holds.
 """
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,6 +32,7 @@ LABEL_KEY = "outline_clusters"
 OUTLINE_THRESHOLD = 0.3  # weaker edges (grain, background texture) are dropped
 DESCRIPTOR_SIZE = 24  # pixels a side, over DESCRIPTOR_EXTENT RMS radii either side of the centre
 DESCRIPTOR_EXTENT = 2.2
+HARMONICS = range(2, 9)  # angular harmonics (the 1st vanishes about the centre of mass)
 KMEANS_SAMPLE = 10_000
 KMEANS_RESTARTS = 8
 VIEW_BATCH = 500
@@ -40,38 +43,90 @@ def uses_outline_clusters(config) -> bool:
     return config.get("num_classes", 0) > 0 and config.get("label_key") == LABEL_KEY
 
 
-def descriptors(images: np.ndarray) -> np.ndarray:
-    """Unit-norm, zero-mean (N, DESCRIPTOR_SIZE**2) outline descriptors of uint8 images."""
+def descriptors(images: np.ndarray, harmonics_weight: float = 0.0) -> np.ndarray:
+    """Outline descriptors (N, DESCRIPTOR_SIZE**2 [+ len(HARMONICS)]) of uint8 images: the
+    zero-mean, unit-norm outline map, then, with `harmonics_weight` > 0, that weight times the
+    magnitudes of the outline's angular harmonics (`_angular_harmonics`)."""
     view = jax.jit(code_reader.outline_view)
-    found = []
+    maps, harmonics = [], []
     for start in range(0, len(images), VIEW_BATCH):
         batch = jnp.asarray(images[start : start + VIEW_BATCH], jnp.float32) / 127.5 - 1.0
         edges = np.asarray(view(batch))[..., 0]
-        found.append(_centred(np.where(edges > OUTLINE_THRESHOLD, edges, 0.0)))
-    found = np.concatenate(found).reshape(len(images), -1)
+        frame = _Frame.of(np.where(edges > OUTLINE_THRESHOLD, edges, 0.0))
+        maps.append(_centred(frame))
+        if harmonics_weight:
+            harmonics.append(harmonics_weight * _angular_harmonics(frame))
+    found = np.concatenate(maps).reshape(len(images), -1)
     found -= found.mean(axis=1, keepdims=True)
-    return found / np.linalg.norm(found, axis=1, keepdims=True)
+    found /= np.linalg.norm(found, axis=1, keepdims=True)
+    if harmonics_weight:
+        found = np.concatenate([found, np.concatenate(harmonics)], axis=1)
+    return found
 
 
-def _centred(edges: np.ndarray) -> np.ndarray:
-    """Each of `edges` (N, H, W) resampled about its centre of mass, in units of its RMS
-    radius: (N, DESCRIPTOR_SIZE, DESCRIPTOR_SIZE). One interpolation over the whole batch, the
-    image index an exact integer coordinate, so each image is sampled from itself alone."""
-    count, height, width = edges.shape
-    rows, cols = np.mgrid[:height, :width].astype(np.float32)
-    weights = edges / edges.sum(axis=(1, 2), keepdims=True)
-    centre_row = (weights * rows).sum(axis=(1, 2))
-    centre_col = (weights * cols).sum(axis=(1, 2))
-    squared = (rows - centre_row[:, None, None]) ** 2 + (cols - centre_col[:, None, None]) ** 2
-    radius = np.sqrt((weights * squared).sum(axis=(1, 2)))
-    steps = np.linspace(-DESCRIPTOR_EXTENT, DESCRIPTOR_EXTENT, DESCRIPTOR_SIZE) * radius[:, None]
+class _Frame(NamedTuple):
+    """A batch of outlines (N, H, W) with each one's centre of mass (N,), RMS radius (N,) and
+    pixel weights (N, H, W), its edge strengths summing to 1."""
+
+    edges: np.ndarray
+    centre_row: np.ndarray
+    centre_col: np.ndarray
+    radius: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def of(cls, edges: np.ndarray) -> "_Frame":
+        rows, cols = _pixel_grid(edges)
+        weights = edges / edges.sum(axis=(1, 2), keepdims=True)
+        centre_row = (weights * rows).sum(axis=(1, 2))
+        centre_col = (weights * cols).sum(axis=(1, 2))
+        squared = (rows - centre_row[:, None, None]) ** 2 + (cols - centre_col[:, None, None]) ** 2
+        radius = np.sqrt((weights * squared).sum(axis=(1, 2)))
+        return cls(edges, centre_row, centre_col, radius, weights)
+
+
+def _pixel_grid(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The row and column index of every pixel of an (N, H, W) batch, float32 (H, W) each."""
+    return tuple(np.mgrid[: edges.shape[1], : edges.shape[2]].astype(np.float32))
+
+
+def _centred(frame: _Frame) -> np.ndarray:
+    """Each outline resampled about its centre of mass, in units of its RMS radius:
+    (N, DESCRIPTOR_SIZE, DESCRIPTOR_SIZE). One interpolation over the whole batch, the image
+    index an exact integer coordinate, so each image is sampled from itself alone."""
+    count = len(frame.edges)
+    steps = np.linspace(-DESCRIPTOR_EXTENT, DESCRIPTOR_EXTENT, DESCRIPTOR_SIZE)
+    steps = steps * frame.radius[:, None]
     shape = (count, DESCRIPTOR_SIZE, DESCRIPTOR_SIZE)
     grid = (
         np.broadcast_to(np.arange(count)[:, None, None], shape),
-        np.broadcast_to((centre_row[:, None] + steps)[:, :, None], shape),
-        np.broadcast_to((centre_col[:, None] + steps)[:, None, :], shape),
+        np.broadcast_to((frame.centre_row[:, None] + steps)[:, :, None], shape),
+        np.broadcast_to((frame.centre_col[:, None] + steps)[:, None, :], shape),
     )
-    return scipy.ndimage.map_coordinates(edges, grid, order=1, mode="constant")
+    return scipy.ndimage.map_coordinates(frame.edges, grid, order=1, mode="constant")
+
+
+def _angular_harmonics(frame: _Frame) -> np.ndarray:
+    """The outline's angular Fourier magnitudes, |sum of weight x (distance / RMS radius) x
+    exp(i k angle)| over its pixels about its centre, for each k of HARMONICS: (N, len).
+
+    A shape with k-fold symmetry has a strong k-th harmonic (a square the 4th, a hexagon the
+    6th) and a circle none, at any size, position or rotation. The outline map alone, blurred
+    and sampled on a coarse grid, barely tells a hexagon from a circle (their radii differ by
+    13% at most), and k-means puts both in one class (docs/recipes.md).
+    """
+    rows, cols = _pixel_grid(frame.edges)
+    offsets = (cols - frame.centre_col[:, None, None]) + 1j * (
+        rows - frame.centre_row[:, None, None]
+    )
+    distance = np.abs(offsets)
+    direction = (offsets / np.maximum(distance, 1e-6)).astype(np.complex64)  # exp(i angle)
+    weighted = frame.weights * distance / frame.radius[:, None, None]
+    magnitudes, turned = [], direction ** (HARMONICS[0] - 1)
+    for _ in HARMONICS:
+        turned = turned * direction  # exp(i k angle), k one more each time
+        magnitudes.append(np.abs((weighted * turned).sum(axis=(1, 2))))
+    return np.stack(magnitudes, axis=1).astype(np.float32)
 
 
 def kmeans(points: np.ndarray, k: int, iterations: int = 50, seed: int = 0) -> np.ndarray:
@@ -129,7 +184,7 @@ def _kmeans_sample(found: np.ndarray, seed: int) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(sample)).sum(axis=0)
 
 
-def find(images: np.ndarray, num: int, seed: int) -> np.ndarray:
+def find(images: np.ndarray, num: int, seed: int, harmonics_weight: float = 0.0) -> np.ndarray:
     """The outline cluster (of `num`) of each of this process's `images`, int32: the same
     clusters in every process, and those one process would find (`_kmeans_sample`).
 
@@ -137,12 +192,13 @@ def find(images: np.ndarray, num: int, seed: int) -> np.ndarray:
       images: uint8 (N, S, S, C), this process's share of the training images.
       num: clusters (the model's classes).
       seed: picks the k-means sample and seeds the restarts.
+      harmonics_weight: weight of the angular harmonics in the descriptor (`descriptors`).
     """
-    found = descriptors(images)
+    found = descriptors(images, harmonics_weight)
     centroids = _centroids(_kmeans_sample(found, seed), num, seed)
     if jax.process_count() > 1:  # identical already, unless arithmetic differs between hosts
         centroids = np.asarray(multihost_utils.broadcast_one_to_all(centroids))
-    # The nearest centroid; every descriptor has the same norm, so its own term drops out.
+    # The nearest centroid; a descriptor's own squared norm is the same for every centroid.
     distances = (centroids**2).sum(1) - 2 * found @ centroids.T
     clusters = np.argmin(distances, axis=1).astype(np.int32)
     sizes = np.bincount(clusters, minlength=num).tolist()

@@ -13,14 +13,7 @@ def test_outline_clusters_follow_the_shape_where_pixels_follow_colour_and_size()
     position and background: their four outline clusters share most of their information
     with the shape and little with anything else; k-means on the raw pixels (the control)
     does not find the shape."""
-    shapes = [procedural_shapes.SHAPES.index(s) for s in ("circle", "triangle", "plus", "star")]
-    images, factors = [], []
-    for index in range(400):
-        rng = procedural_shapes.example_rng("train", index)
-        drawn = procedural_shapes.sample_factors(rng)._replace(shape=shapes[index % 4])
-        images.append(procedural_shapes.render(drawn, rng))
-        factors.append(drawn)
-    images, factors = np.stack(images), np.array(factors)
+    images, factors = render_shapes(("circle", "triangle", "plus", "star"), 400)
     clusters = outline_clusters.find(images, 4, seed=0)
     assert clusters.dtype == np.int32
     nmi = {
@@ -31,6 +24,36 @@ def test_outline_clusters_follow_the_shape_where_pixels_follow_colour_and_size()
     assert max(nmi["color"], nmi["x"], nmi["y"], nmi["background"]) < 0.1
     pixels = outline_clusters.kmeans(images.reshape(len(images), -1) / 255.0, 4)
     assert normalised_mutual_information(pixels, factors[:, 0]) < 0.2
+
+
+def render_shapes(names: tuple[str, ...], count: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` training images whose shapes cycle through `names`, every other factor drawn
+    as the dataset draws it, and their factors (count, len(FACTORS))."""
+    shapes = [procedural_shapes.SHAPES.index(name) for name in names]
+    images, factors = [], []
+    for index in range(count):
+        rng = procedural_shapes.example_rng("train", index)
+        drawn = procedural_shapes.sample_factors(rng)._replace(shape=shapes[index % len(names)])
+        images.append(procedural_shapes.render(drawn, rng))
+        factors.append(drawn)
+    return np.stack(images), np.array(factors)
+
+
+def test_angular_harmonics_tell_hexagons_from_circles_where_the_map_does_not():
+    """Circles and hexagons of every size: two clusters of the outline map alone barely
+    follow the shape; with the harmonics (weight 20) they do, and the 6th harmonic is nearly
+    every hexagon's strongest and many times the circle's."""
+    images, factors = render_shapes(("circle", "hexagon"), 200)
+    plain = outline_clusters.find(images, 2, seed=0)
+    assert normalised_mutual_information(plain, factors[:, 0]) < 0.3
+    with_harmonics = outline_clusters.find(images, 2, seed=0, harmonics_weight=20.0)
+    assert normalised_mutual_information(with_harmonics, factors[:, 0]) > 0.8
+    found = outline_clusters.descriptors(images, harmonics_weight=1.0)
+    harmonics = found[:, outline_clusters.DESCRIPTOR_SIZE**2 :]
+    sixth = list(outline_clusters.HARMONICS).index(6)
+    hexagons, circles = harmonics[1::2], harmonics[::2]
+    assert np.mean(hexagons.argmax(axis=1) == sixth) > 0.9
+    assert np.median(hexagons[:, sixth]) > 4 * np.median(circles[:, sixth])
 
 
 def test_class_shares_count_every_class():
