@@ -5,10 +5,13 @@ here when the run starts, from the images alone; no label is read. Each image's 
 (`gan.models.code_reader.outline_view`: blurred gradient magnitude, colour and background
 gone) are thresholded at OUTLINE_THRESHOLD of its strongest edge, centred on their centre of
 mass and scaled by their RMS radius into a DESCRIPTOR_SIZE-square descriptor, so that position
-and size drop out too; what is left is the outline's form. k-means (the best of
-KMEANS_RESTARTS) on KMEANS_SAMPLE descriptors gives the centroids, and every image goes to its
-nearest. On the embedded data the 8 clusters share most of their information with the shape
-(NMI 0.885) and none with colour, position or background (docs/experiments/default_recipe.md).
+and size drop out too; what is left is the outline's form. With `config.outline_harmonics` > 0
+the magnitudes of the outline's angular harmonics join the map, weighted by it: they tell
+shapes apart that the map barely does, a hexagon from a circle (`_angular_harmonics`).
+k-means (the best of KMEANS_RESTARTS) on KMEANS_SAMPLE descriptors gives the centroids, and
+every image goes to its nearest. On the embedded data the 8 clusters share most of their
+information with the shape (NMI 0.885) and none with colour, position or background
+(docs/experiments/default_recipe.md).
 
 Every process finds the same clusters, and the same as one process would: the k-means sample
 is drawn from the whole dataset and gathered from the processes holding it, and process 0's
@@ -113,7 +116,8 @@ def _angular_harmonics(frame: _Frame) -> np.ndarray:
     A shape with k-fold symmetry has a strong k-th harmonic (a square the 4th, a hexagon the
     6th) and a circle none, at any size, position or rotation. The outline map alone, blurred
     and sampled on a coarse grid, barely tells a hexagon from a circle (their radii differ by
-    13% at most), and k-means puts both in one class (docs/recipes.md).
+    13% at most), and k-means puts both in one class
+    (docs/experiments/default_recipe.md, "Angular harmonics in the outline descriptor").
     """
     rows, cols = _pixel_grid(frame.edges)
     offsets = (cols - frame.centre_col[:, None, None]) + 1j * (
