@@ -118,8 +118,9 @@ def get_config() -> ml_collections.ConfigDict:
     # Weight of the outline's angular harmonics (2- to 8-fold symmetry, gan/models/
     # outline_clusters.py) beside its map in the descriptor the outline clusters are found from.
     # 0: the map alone, with which circles and hexagons share a class. With 20 and 12 classes
-    # every shape gets at least one class of its own, and the hexagon 12.3% of the recognisable
-    # samples instead of 6.6% (docs/experiments/default_recipe.md, "Angular harmonics").
+    # two seeds of three give every shape a class of its own, and the hexagon then 12.3% of the
+    # recognisable samples instead of 6.6% (docs/experiments/default_recipe.md, "Angular
+    # harmonics").
     config.outline_harmonics = 0.0
     # Operand type of the DCGAN's stride-2 convolutions (matrix products accumulated in float32):
     # "bfloat16" (mixed precision), which CPUs with bf16 matrix units (AMX, AVX512-BF16) and GPUs
