@@ -68,29 +68,29 @@ def descriptors(images: np.ndarray, harmonics_weight: float = 0.0) -> np.ndarray
 
 
 class _Frame(NamedTuple):
-    """A batch of outlines (N, H, W) with each one's centre of mass (N,), RMS radius (N,) and
-    pixel weights (N, H, W), its edge strengths summing to 1."""
+    """A batch of outlines (N, H, W) with each one's centre of mass and RMS radius (N,), its
+    pixel weights (N, H, W), edge strengths summing to 1, and every pixel's row and column
+    offsets from that centre (N, H, W), which the map and the harmonics both read."""
 
     edges: np.ndarray
+    weights: np.ndarray
     centre_row: np.ndarray
     centre_col: np.ndarray
+    row_offsets: np.ndarray
+    col_offsets: np.ndarray
     radius: np.ndarray
-    weights: np.ndarray
 
     @classmethod
     def of(cls, edges: np.ndarray) -> "_Frame":
-        rows, cols = _pixel_grid(edges)
+        """The frame of `edges` (N, H, W), each with some edge above zero."""
+        rows, cols = np.mgrid[: edges.shape[1], : edges.shape[2]].astype(np.float32)
         weights = edges / edges.sum(axis=(1, 2), keepdims=True)
         centre_row = (weights * rows).sum(axis=(1, 2))
         centre_col = (weights * cols).sum(axis=(1, 2))
-        squared = (rows - centre_row[:, None, None]) ** 2 + (cols - centre_col[:, None, None]) ** 2
-        radius = np.sqrt((weights * squared).sum(axis=(1, 2)))
-        return cls(edges, centre_row, centre_col, radius, weights)
-
-
-def _pixel_grid(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The row and column index of every pixel of an (N, H, W) batch, float32 (H, W) each."""
-    return tuple(np.mgrid[: edges.shape[1], : edges.shape[2]].astype(np.float32))
+        row_offsets = rows - centre_row[:, None, None]
+        col_offsets = cols - centre_col[:, None, None]
+        radius = np.sqrt((weights * (row_offsets**2 + col_offsets**2)).sum(axis=(1, 2)))
+        return cls(edges, weights, centre_row, centre_col, row_offsets, col_offsets, radius)
 
 
 def _centred(frame: _Frame) -> np.ndarray:
@@ -119,10 +119,7 @@ def _angular_harmonics(frame: _Frame) -> np.ndarray:
     13% at most), and k-means puts both in one class
     (docs/experiments/default_recipe.md, "Angular harmonics in the outline descriptor").
     """
-    rows, cols = _pixel_grid(frame.edges)
-    offsets = (cols - frame.centre_col[:, None, None]) + 1j * (
-        rows - frame.centre_row[:, None, None]
-    )
+    offsets = frame.col_offsets + 1j * frame.row_offsets
     distance = np.abs(offsets)
     direction = (offsets / np.maximum(distance, 1e-6)).astype(np.complex64)  # exp(i angle)
     weighted = frame.weights * distance / frame.radius[:, None, None]
