@@ -6,11 +6,13 @@ here when the run starts, from the images alone; no label is read. Each image's 
 gone) are thresholded at OUTLINE_THRESHOLD of its strongest edge, centred on their centre of
 mass and scaled by their RMS radius into a DESCRIPTOR_SIZE-square descriptor, so that position
 and size drop out too; what is left is the outline's form. With `config.outline_harmonics` > 0
-the magnitudes of the outline's angular harmonics join the map, weighted by it: they tell
-shapes apart that the map barely does, a hexagon from a circle (`_angular_harmonics`).
-k-means (the best of KMEANS_RESTARTS) on KMEANS_SAMPLE descriptors gives the centroids, and
-every image goes to its nearest. On the embedded data the 8 clusters share most of their
-information with the shape (NMI 0.885) and none with colour, position or background
+the logarithms of the outline's angular harmonics' magnitudes join the map, weighted by it:
+they tell shapes apart that the map barely does, a hexagon from a circle (`_angular_harmonics`).
+k-means (the best of KMEANS_RESTARTS, seeded greedily) on KMEANS_SAMPLE descriptors gives the
+centroids, and every image goes to its nearest. On the embedded data the map alone gives 8
+clusters that share most of their information with the shape (NMI 0.885; circles and hexagons
+share one) and none with colour, position or background; with the harmonics at 0.3, every
+shape has a cluster of its own (NMI 0.990) at every seed tried
 (docs/experiments/default_recipe.md).
 
 Every process finds the same clusters, and the same as one process would: the k-means sample
@@ -36,6 +38,7 @@ OUTLINE_THRESHOLD = 0.3  # weaker edges (grain, background texture) are dropped
 DESCRIPTOR_SIZE = 24  # pixels a side, over DESCRIPTOR_EXTENT RMS radii either side of the centre
 DESCRIPTOR_EXTENT = 2.2
 HARMONICS = range(2, 9)  # angular harmonics (the 1st vanishes about the centre of mass)
+HARMONIC_FLOOR = 0.01  # about a circle's harmonics (pixelation): the log scale's zero
 KMEANS_SAMPLE = 10_000
 KMEANS_RESTARTS = 8
 VIEW_BATCH = 500
@@ -49,7 +52,7 @@ def uses_outline_clusters(config) -> bool:
 def descriptors(images: np.ndarray, harmonics_weight: float = 0.0) -> np.ndarray:
     """Outline descriptors (N, DESCRIPTOR_SIZE**2 [+ len(HARMONICS)]) of uint8 images: the
     zero-mean, unit-norm outline map, then, with `harmonics_weight` > 0, that weight times the
-    magnitudes of the outline's angular harmonics (`_angular_harmonics`)."""
+    log-magnitudes of the outline's angular harmonics (`_angular_harmonics`)."""
     view = jax.jit(code_reader.outline_view)
     maps, harmonics = [], []
     for start in range(0, len(images), VIEW_BATCH):
@@ -110,13 +113,18 @@ def _centred(frame: _Frame) -> np.ndarray:
 
 
 def _angular_harmonics(frame: _Frame) -> np.ndarray:
-    """The outline's angular Fourier magnitudes, |sum of weight x (distance / RMS radius) x
-    exp(i k angle)| over its pixels about its centre, for each k of HARMONICS: (N, len).
+    """The log of the outline's angular Fourier magnitudes, log(HARMONIC_FLOOR + |sum of
+    weight x (distance / RMS radius) x exp(i k angle)|) over its pixels about its centre, for
+    each k of HARMONICS: (N, len).
 
     A shape with k-fold symmetry has a strong k-th harmonic (a square the 4th, a hexagon the
     6th) and a circle none, at any size, position or rotation. The outline map alone, blurred
     and sampled on a coarse grid, barely tells a hexagon from a circle (their radii differ by
-    13% at most), and k-means puts both in one class
+    13% at most), and k-means puts both in one class. On a linear scale the harmonics do not
+    settle it either: a star's 5th harmonic doubles from its smallest size to its largest
+    (0.15 to 0.28), more than a hexagon's 6th stands above a circle's (0.04-0.06 against 0.01),
+    so k-means splits stars by size first. On a log scale each harmonic counts by its ratio to
+    the floor, and those of the shapes' symmetries stand out at every size
     (docs/experiments/default_recipe.md, "Angular harmonics in the outline descriptor").
     """
     offsets = frame.col_offsets + 1j * frame.row_offsets
@@ -127,29 +135,41 @@ def _angular_harmonics(frame: _Frame) -> np.ndarray:
     for _ in HARMONICS:
         turned = turned * direction  # exp(i k angle), k one more each time
         magnitudes.append(np.abs((weighted * turned).sum(axis=(1, 2))))
-    return np.stack(magnitudes, axis=1).astype(np.float32)
+    return np.log(HARMONIC_FLOOR + np.stack(magnitudes, axis=1)).astype(np.float32)
 
 
-def kmeans(points: np.ndarray, k: int, iterations: int = 50, seed: int = 0) -> np.ndarray:
-    """Cluster ids of `points` (N, D): k-means with k-means++ seeding, Lloyd's iterations.
+def kmeans(
+    points: np.ndarray, k: int, iterations: int = 50, seed: int = 0, candidates: int = 0
+) -> np.ndarray:
+    """Cluster ids of `points` (N, D): k-means with greedy k-means++ seeding, Lloyd's iterations.
 
+    Greedy seeding (Arthur & Vassilvitskii 2007; scikit-learn's default) draws `candidates`
+    (0: 2 + log(k)) for each new centre, in proportion to their squared distance from the
+    centres so far, and keeps the one that leaves the least spread. With one candidate (plain
+    k-means++), Lloyd's iterations more often end with two nearby groups under one centre and
+    another group split in two: on the embedded data's outline descriptors, far fewer starts
+    reach the partition of least spread, one shape per cluster
+    (`python -m experiments.kmeans_starts`).
     Squared distances are expanded as |x|^2 - 2 x.c + |c|^2, a matrix product rather than an
     (N, k, D) array of differences, in float64 so that the expansion loses nothing that matters.
     """
     rng = np.random.default_rng(seed)
     wide = points.astype(np.float64)
     norms = (wide**2).sum(1)[:, None]
+    candidates = candidates or 2 + int(np.log(k))
 
     def squared_distances(centres):
         centres = centres.astype(np.float64)
         return np.maximum(norms - 2 * wide @ centres.T + (centres**2).sum(1)[None], 0.0)
 
     centres = points[rng.choice(len(points), 1)]
+    closest = squared_distances(centres)[:, 0]
     for _ in range(k - 1):
-        distances = squared_distances(centres).min(1)
-        centres = np.concatenate(
-            [centres, points[rng.choice(len(points), 1, p=distances / distances.sum())]]
-        )
+        drawn = rng.choice(len(points), candidates, p=closest / closest.sum())
+        with_each = np.minimum(closest[:, None], squared_distances(points[drawn]))
+        best = with_each.sum(axis=0).argmin()
+        centres = np.concatenate([centres, points[drawn[best]][None]])
+        closest = with_each[:, best]
     for _ in range(iterations):
         ids = squared_distances(centres).argmin(1)
         centres = np.stack(
