@@ -91,7 +91,10 @@ def harmonic_medians(images: np.ndarray, factors: dict[str, np.ndarray], seed: i
     for index, name in enumerate(SHAPES):
         for size in (0, len(procedural_shapes.SIZES) - 1):
             medians = np.median(magnitudes[(shapes == index) & (sizes == size)], axis=0)
-            print(f"{name:8s} {procedural_shapes.SIZES[size]:6s}", np.round(medians, 3).tolist())
+            print(
+                f"{name:8s} {procedural_shapes.SIZES[size]:6s}",
+                [round(float(m), 3) for m in medians],
+            )
 
 
 def spread(points: np.ndarray, ids: np.ndarray) -> float:
