@@ -125,7 +125,7 @@ def _angular_harmonics(frame: _Frame) -> np.ndarray:
     (0.15 to 0.28), more than a hexagon's 6th stands above a circle's (0.04-0.06 against 0.01),
     so k-means splits stars by size first. On a log scale each harmonic counts by its ratio to
     the floor, and those of the shapes' symmetries stand out at every size
-    (docs/experiments/default_recipe.md, "Angular harmonics in the outline descriptor").
+    (docs/experiments/default_recipe.md, "Log harmonics and greedy seeding").
     """
     offsets = frame.col_offsets + 1j * frame.row_offsets
     distance = np.abs(offsets)
@@ -149,7 +149,8 @@ def kmeans(
     k-means++), Lloyd's iterations more often end with two nearby groups under one centre and
     another group split in two: on the embedded data's outline descriptors, far fewer starts
     reach the partition of least spread, one shape per cluster
-    (`python -m experiments.kmeans_starts`).
+    (`python -m experiments.outline_clusters --starts=24`).
+
     Squared distances are expanded as |x|^2 - 2 x.c + |c|^2, a matrix product rather than an
     (N, k, D) array of differences, in float64 so that the expansion loses nothing that matters.
     """

@@ -42,7 +42,8 @@ def render_shapes(names: tuple[str, ...], count: int) -> tuple[np.ndarray, np.nd
 def test_angular_harmonics_give_every_shape_a_cluster_where_the_map_joins_circles_and_hexagons():
     """800 training images of the 8 shapes: the map alone puts circles and hexagons in one of
     its 8 clusters; with the log-harmonics (weight 0.3) every shape has a cluster of its own,
-    and the 6th harmonic is nearly every hexagon's strongest, over 2.5 times the circle's."""
+    and the 6th harmonic is nearly every hexagon's strongest, over log(2.5) above the
+    circle's on the descriptor's log scale."""
     images, factors = render_shapes(procedural_shapes.SHAPES, 800)
     shapes = factors[:, 0]
     circle, hexagon = (procedural_shapes.SHAPES.index(name) for name in ("circle", "hexagon"))
