@@ -78,10 +78,16 @@ def main(argv):
         harmonic_medians(data.cached, factors, config.seed)
 
 
+def drawn_sample(count: int, seed: int) -> np.ndarray:
+    """Indices of the KMEANS_SAMPLE images (of `count`) that a one-process run's k-means
+    sample draws with `seed` (`outline_clusters._kmeans_sample`)."""
+    return np.random.default_rng(seed).permutation(count)[: outline_clusters.KMEANS_SAMPLE]
+
+
 def harmonic_medians(images: np.ndarray, factors: dict[str, np.ndarray], seed: int) -> None:
     """Prints the median magnitude of each of HARMONICS by shape, at the smallest and the
     largest size, over KMEANS_SAMPLE images drawn by `seed`."""
-    drawn = np.random.default_rng(seed).permutation(len(images))[: outline_clusters.KMEANS_SAMPLE]
+    drawn = drawn_sample(len(images), seed)
     logs = outline_clusters.descriptors(images[drawn], 1.0)[
         :, outline_clusters.DESCRIPTOR_SIZE**2 :
     ]
@@ -97,27 +103,28 @@ def harmonic_medians(images: np.ndarray, factors: dict[str, np.ndarray], seed: i
             )
 
 
-def spread(points: np.ndarray, ids: np.ndarray) -> float:
-    """Sum of squared distances of `points` to their cluster's mean."""
-    return float(sum(((points[ids == j] - points[ids == j].mean(0)) ** 2).sum() for j in set(ids)))
-
-
 def compare_seedings(images: np.ndarray, shapes: np.ndarray, config, starts: int) -> None:
     """Prints, for plain and greedy k-means++ seeding, how many of `starts` k-means starts on
     KMEANS_SAMPLE descriptors drawn by the config's seed put one shape in each cluster, and the
     least spread found, beside the spread of the partition by shape."""
-    drawn = np.random.default_rng(config.seed).permutation(len(images))
-    drawn = drawn[: outline_clusters.KMEANS_SAMPLE]
+    drawn = drawn_sample(len(images), config.seed)
     points = outline_clusters.descriptors(images[drawn], config.outline_harmonics)
     shapes = shapes[drawn]
-    print(f"{len(points)} descriptors; the partition by shape: spread {spread(points, shapes):.1f}")
+
+    def spread(ids: np.ndarray, num: int) -> float:
+        return float(outline_clusters.centroids_and_spread(points, ids, num)[1])
+
+    shape_spread = spread(shapes, len(SHAPES))
+    print(f"{len(points)} descriptors; the partition by shape: spread {shape_spread:.1f}")
     for name, candidates in (("plain k-means++", 1), ("greedy k-means++", 0)):
         found = []
         for start in range(starts):
             ids = outline_clusters.kmeans(
                 points, config.num_classes, seed=start, candidates=candidates
             )
-            found.append((spread(points, ids), normalised_mutual_information(ids, shapes)))
+            found.append(
+                (spread(ids, config.num_classes), normalised_mutual_information(ids, shapes))
+            )
         by_shape = sum(nmi > 0.98 for _, nmi in found)
         least, least_nmi = min(found)
         print(

@@ -179,13 +179,19 @@ def kmeans(
     return ids
 
 
+def centroids_and_spread(points: np.ndarray, ids: np.ndarray, num: int):
+    """The mean (num, D) of each of `num` clusters of `points` (N, D) with cluster `ids`, and
+    the spread: the sum of squared distances of the points to their cluster's mean."""
+    centroids = np.stack([points[ids == k].mean(axis=0) for k in range(num)])
+    return centroids, ((points - centroids[ids]) ** 2).sum()
+
+
 def _centroids(sample: np.ndarray, num: int, seed: int) -> np.ndarray:
-    """The centroids of the best (least squared distance) of KMEANS_RESTARTS k-means runs."""
+    """The centroids of the best (least spread) of KMEANS_RESTARTS k-means runs."""
     best = None
     for restart in range(KMEANS_RESTARTS):
         assigned = kmeans(sample, num, seed=seed * KMEANS_RESTARTS + restart)
-        centroids = np.stack([sample[assigned == k].mean(axis=0) for k in range(num)])
-        spread = ((sample - centroids[assigned]) ** 2).sum()
+        centroids, spread = centroids_and_spread(sample, assigned, num)
         if best is None or spread < best[0]:
             best = (spread, centroids)
     return best[1]
