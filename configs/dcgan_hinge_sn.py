@@ -7,11 +7,10 @@ is divided by its largest singular value, which bounds D's Lipschitz constant wi
 penalty, so D has neither layer normalisation nor R1. D learns at twice G's rate, as in the
 default: on the paper's recipe at one rate a spectrally normalised DCGAN D is too weak for the
 hinge game on the embedded data and G collapses onto two colours at a time (docs/recipes.md,
-"The two recipes that collapsed"). Everything else is configs/dcgan.py, but for the outline
-clusters of the map alone, with which it was measured: 83.1% of 1,000 samples recognisable
-at step 18,000 (the default on the same clusters: 89.0%), every shape at least 6.5% of them,
-but on greyer, plainer backgrounds than the data's: FID 9,553 in the evaluator's feature
-space against the default's 1,526 there (docs/recipes.md, "LSGAN and the hinge loss on the
+"The two recipes that collapsed"). Everything else is configs/dcgan.py. 82.6% of 1,000
+samples recognisable at step 18,000 (the default: 89.2%), every shape at least 7.9% of them,
+but on greyer, plainer backgrounds than the data's: FID 7,823 in the evaluator's feature
+space against the default's 1,416 (docs/recipes.md, "LSGAN and the hinge loss on the
 default recipe").
 """
 
@@ -28,7 +27,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.d_norm = "none"
     config.r1_gamma = 0.0
     config.r1_interval = 1
-    # Measured on the map's outline clusters alone, before the default took the harmonics;
-    # kept there until this recipe is run again (docs/recipes.md).
-    config.outline_harmonics = 0.0
     return config
