@@ -78,16 +78,10 @@ def main(argv):
         harmonic_medians(data.cached, factors, config.seed)
 
 
-def drawn_sample(count: int, seed: int) -> np.ndarray:
-    """Indices of the KMEANS_SAMPLE images (of `count`) that a one-process run's k-means
-    sample draws with `seed` (`outline_clusters._kmeans_sample`)."""
-    return np.random.default_rng(seed).permutation(count)[: outline_clusters.KMEANS_SAMPLE]
-
-
 def harmonic_medians(images: np.ndarray, factors: dict[str, np.ndarray], seed: int) -> None:
     """Prints the median magnitude of each of HARMONICS by shape, at the smallest and the
     largest size, over KMEANS_SAMPLE images drawn by `seed`."""
-    drawn = drawn_sample(len(images), seed)
+    drawn = outline_clusters.kmeans_sample_indices(len(images), seed)
     logs = outline_clusters.descriptors(images[drawn], 1.0)[
         :, outline_clusters.DESCRIPTOR_SIZE**2 :
     ]
@@ -107,7 +101,7 @@ def compare_seedings(images: np.ndarray, shapes: np.ndarray, config, starts: int
     """Prints, for plain and greedy k-means++ seeding, how many of `starts` k-means starts on
     KMEANS_SAMPLE descriptors drawn by the config's seed put one shape in each cluster, and the
     least spread found, beside the spread of the partition by shape."""
-    drawn = drawn_sample(len(images), config.seed)
+    drawn = outline_clusters.kmeans_sample_indices(len(images), config.seed)
     points = outline_clusters.descriptors(images[drawn], config.outline_harmonics)
     shapes = shapes[drawn]
 

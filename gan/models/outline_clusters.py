@@ -197,13 +197,19 @@ def _centroids(sample: np.ndarray, num: int, seed: int) -> np.ndarray:
     return best[1]
 
 
+def kmeans_sample_indices(total: int, seed: int) -> np.ndarray:
+    """Indices, among the `total` images of all processes, of the KMEANS_SAMPLE images whose
+    descriptors k-means runs on with `seed` (the experiments draw the same images)."""
+    return np.random.default_rng(seed).permutation(total)[:KMEANS_SAMPLE]
+
+
 def _kmeans_sample(found: np.ndarray, seed: int) -> np.ndarray:
     """KMEANS_SAMPLE descriptors of the whole dataset, drawn by `seed` from all processes'
     shares, in one order: the same for any number of processes (each holds an equal,
     contiguous share, `sources.load_source`). Each process fills the rows it holds, and the
     sum over processes of these (KMEANS_SAMPLE, D) arrays is the sample."""
     count, index = jax.process_count(), jax.process_index()
-    drawn = np.random.default_rng(seed).permutation(len(found) * count)[:KMEANS_SAMPLE]
+    drawn = kmeans_sample_indices(len(found) * count, seed)
     if count == 1:
         return found[drawn]
     mine = (drawn >= index * len(found)) & (drawn < (index + 1) * len(found))
